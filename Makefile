@@ -1,0 +1,43 @@
+# vllm-inference: the Helm chart for vLLM on Kubernetes GPU pools, and its harness.
+# `make help` lists the targets. Each area adds its own targets in mk/*.mk and registers them with the
+# aggregate targets below through the LINT_TARGETS / UNIT_TARGETS / E2E_TARGETS / BENCH_TARGETS lists.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+TOOLS_BIN := $(ROOT)/.tools/bin
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+export PATH := $(TOOLS_BIN):$(VENV)/bin:$(PATH)
+CHART := charts/vllm-inference
+
+LINT_TARGETS :=
+UNIT_TARGETS :=
+E2E_TARGETS :=
+BENCH_TARGETS :=
+
+include $(sort $(wildcard mk/*.mk))
+
+.PHONY: help tools lint unit e2e test bench
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+tools: ## Install the pinned toolchain (helm 4 and 3, ct, CRDs, .venv) into the version-keyed cache
+	@bash scripts/tools/install-tools.sh
+
+lint: tools $(LINT_TARGETS) ## Lint everything: helm lint --strict, ct lint, yamllint, ruff, values-table diff
+
+unit: tools $(UNIT_TARGETS) ## Unit tier: render matrix, schemas, invariants, bad inputs, simulator, planner
+	@$(PYTEST) -m unit -n 2 -q tests
+
+e2e: tools $(E2E_TARGETS) ## End-to-end tier against the local cluster (brings it up and down)
+
+test: ## lint, unit and end-to-end tiers (what CI runs)
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+
+bench: tools $(BENCH_TARGETS) ## Benchmarks: print figures and ratios against the committed baselines
