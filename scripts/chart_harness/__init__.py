@@ -1,0 +1,1 @@
+"""Test harness for the vllm-inference chart: rendering, schema validation, invariants."""
