@@ -59,6 +59,9 @@ install_crds() {
   install -m 0644 "$keda"/config/crd/bases/*.yaml "$dest/keda/"
   local pom; pom=$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")
   install -m 0644 "$pom"/example/prometheus-operator-crd/*.yaml "$dest/prometheus-operator/"
+  mkdir -p "$dest/gateway-api"
+  local gw; gw=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
+  install -m 0644 "$gw"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$dest/gateway-api/"
 }
 
 install_python() {
