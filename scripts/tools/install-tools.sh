@@ -20,31 +20,39 @@ module_dir() {
   go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
 }
 
-# go_tool NAME PACKAGE@VERSION LDFLAGS: `go install` into $CACHE/NAME-VERSION and link as .tools/bin/NAME.
+# go_tool NAME MODULE VERSION PACKAGE LDFLAGS: build PACKAGE (a path inside MODULE) into $CACHE/NAME-VERSION
+# and link it as .tools/bin/NAME. It builds inside a writable copy of the downloaded module: unlike
+# `go install pkg@version`, that honours the module's own replace lines and needs no `@v/list` lookup
+# (which the proxy refuses for some modules).
 go_tool() {
-  local name=$1 pkg=$2 ldflags=$3 version=${2##*@}
+  local name=$1 module=$2 version=$3 package=$4 ldflags=$5
   local dir="$CACHE/$name-$version"
-  if [[ ! -x "$dir/bin/$(basename "${pkg%@*}")" ]]; then
+  if [[ ! -x "$dir/bin/$name" ]]; then
     log "building $name $version (cold: a few minutes)"
+    local src work
+    src=$(module_dir "$module@$version")
+    work=$(mktemp -d)
+    cp -r "$src/." "$work/" && chmod -R u+w "$work"
     mkdir -p "$dir/bin"
-    GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w $ldflags" "$pkg"
+    (cd "$work" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/bin/$name" "./$package")
+    rm -rf "$work"
   fi
-  ln -sfn "$dir/bin/$(basename "${pkg%@*}")" "$BIN/$name"
+  ln -sfn "$dir/bin/$name" "$BIN/$name"
 }
 
 install_helm() {
-  go_tool helm "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" \
+  go_tool helm helm.sh/helm/v4 "$HELM4_VERSION" cmd/helm \
     "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
   # helm 3 built by `go install` needs its default KubeVersion set, or .Capabilities says v1.20.
   local h3="-X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION"
   for pkg in pkg/lint/rules pkg/chartutil; do
     h3+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$HELM3_DEFAULT_KUBE_MINOR"
   done
-  go_tool helm3 "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION" "$h3"
+  go_tool helm3 helm.sh/helm/v3 "$HELM3_VERSION" cmd/helm "$h3"
 }
 
 install_ct() {
-  go_tool ct "github.com/helm/chart-testing/v3/ct@$CT_VERSION" \
+  go_tool ct github.com/helm/chart-testing/v3 "$CT_VERSION" ct \
     "-X github.com/helm/chart-testing/v3/ct/cmd.Version=$CT_VERSION"
   local src; src=$(module_dir "github.com/helm/chart-testing/v3@$CT_VERSION")
   mkdir -p "$SHARE/ct"
