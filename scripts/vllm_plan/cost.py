@@ -1,0 +1,111 @@
+"""Cost arithmetic: replicas per hour, the spot/on-demand split, spot reclaim losses, monthly totals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vllm_plan.errors import PlanInputError
+from vllm_plan.prices import Price
+
+# The clouds bill a "month" as 730 hours (8760 / 12); a daily profile repeats 730 / 24 times.
+HOURS_PER_MONTH = 730.0
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+# Rounding guard: 2.0000000001 replicas is 2, not 3.
+_EPS = 1e-9
+
+
+def replicas_for_rate(rate_rps: float, replica_rps: float, min_replicas: int) -> int:
+    """Replicas that serve `rate_rps` when each sustains `replica_rps`, never fewer than `min_replicas`."""
+    if replica_rps <= 0:
+        raise PlanInputError(f"a replica sustains {replica_rps} requests/s: it cannot serve this traffic")
+    return max(min_replicas, math.ceil(rate_rps / replica_rps - _EPS))
+
+
+def spot_capacity_factor(reclaim_rate_per_hour: float, replace_minutes: float) -> float:
+    """Fraction of each hour a spot replica serves.
+
+    A reclaimed replica serves nothing until its replacement node is up and the model is loaded again, so
+    each reclaim costs `replace_minutes` of capacity: factor = 1 - rate x replace time (in hours).
+    """
+    if reclaim_rate_per_hour < 0:
+        raise PlanInputError(f"--spot-reclaim-rate must be >= 0, got {reclaim_rate_per_hour}")
+    if replace_minutes < 0:
+        raise PlanInputError(f"--replace-minutes must be >= 0, got {replace_minutes}")
+    lost = reclaim_rate_per_hour * replace_minutes / 60.0
+    if lost >= 1.0:
+        raise PlanInputError(
+            f"--spot-reclaim-rate {reclaim_rate_per_hour}/h x --replace-minutes {replace_minutes} loses the "
+            "whole hour: spot replicas would never serve"
+        )
+    return 1.0 - lost
+
+
+@dataclass(frozen=True)
+class Split:
+    """One hour's replicas: on-demand, spot (including the extra spot replicas that cover reclaims)."""
+
+    needed: int
+    on_demand: int
+    spot: int
+    extra_spot: int
+
+
+def split_replicas(needed: int, spot_fraction: float, capacity_factor: float) -> Split:
+    """Split `needed` replicas by `spot_fraction`.
+
+    The on-demand share is rounded UP (the part of the fleet an SLA relies on never falls below its
+    fraction); spot replicas are then added until their reclaim-reduced capacity covers the rest.
+    """
+    if not 0.0 <= spot_fraction <= 1.0:
+        raise PlanInputError(f"--mix must be a spot fraction between 0 and 1, got {spot_fraction}")
+    on_demand = math.ceil(needed * (1.0 - spot_fraction) - _EPS)
+    spot_base = needed - on_demand
+    spot = math.ceil(spot_base / capacity_factor - _EPS) if spot_base else 0
+    return Split(needed=needed, on_demand=on_demand, spot=spot, extra_spot=spot - spot_base)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    spot_fraction: float
+    splits: tuple[Split, ...]
+    hourly_cost_usd: tuple[float, ...]
+
+    @property
+    def daily_cost_usd(self) -> float:
+        return sum(self.hourly_cost_usd)
+
+    @property
+    def monthly_cost_usd(self) -> float:
+        return self.daily_cost_usd * DAYS_PER_MONTH
+
+    @property
+    def replica_hours_per_day(self) -> int:
+        return sum(s.on_demand + s.spot for s in self.splits)
+
+    @property
+    def extra_spot_replica_hours_per_day(self) -> int:
+        return sum(s.extra_spot for s in self.splits)
+
+
+def hour_cost(split: Split, gpus_per_replica: int, price: Price) -> float:
+    spot_price = price.spot if price.spot is not None else 0.0
+    return gpus_per_replica * (split.on_demand * price.on_demand + split.spot * spot_price)
+
+
+def plan_scenario(
+    name: str,
+    spot_fraction: float,
+    replicas_per_hour: Sequence[int],
+    gpus_per_replica: int,
+    price: Price,
+    capacity_factor: float,
+) -> Scenario:
+    if spot_fraction > 0 and price.spot is None:
+        key = f"gpus.{price.gpu}.{price.cloud}.spot"
+        raise PlanInputError(f"prices: {key} is null: no spot price to plan with")
+    splits = tuple(split_replicas(n, spot_fraction, capacity_factor) for n in replicas_per_hour)
+    costs = tuple(hour_cost(s, gpus_per_replica, price) for s in splits)
+    return Scenario(name=name, spot_fraction=spot_fraction, splits=splits, hourly_cost_usd=costs)
