@@ -1,0 +1,242 @@
+"""The simulator's catalogues: model architectures, GPUs, dtypes and quantization methods.
+
+Data lives in `catalog/*.yaml`; this module loads it into typed records and resolves a model name the
+way `vllm serve MODEL` does: a Hugging Face id (or an alias of one, or a pre-quantized checkpoint of
+one) from the catalogue, or a local directory holding a Hugging Face `config.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CATALOG_DIR = Path(__file__).parent / "catalog"
+GIB = 1024**3
+
+
+class UnknownModelError(LookupError):
+    """The model is neither in the catalogue nor a local directory with a config.json."""
+
+
+class UnknownGpuError(LookupError):
+    """The GPU name is not in the catalogue."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model architecture (a checkpoint may add a quantization method and its own dtype)."""
+
+    name: str
+    params: int
+    num_layers: int
+    hidden_size: int
+    intermediate_size: int
+    num_attention_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    max_position_embeddings: int
+    torch_dtype: str = "bfloat16"
+    tie_word_embeddings: bool = False
+    task: str = "generate"  # or "embed"
+    encoder_only: bool = False  # bidirectional attention: no KV cache at all
+    embedding_dim: int | None = None
+    quantization: str | None = None  # method from the checkpoint's quantization_config
+
+    @property
+    def embedding_params(self) -> int:
+        """Parameters in the input embedding and (untied) lm_head: never quantized."""
+        return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
+
+    @property
+    def is_embedding_model(self) -> bool:
+        return self.task == "embed"
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """One GPU model: total memory as torch reports it, HBM bandwidth, dense tensor-core peaks."""
+
+    key: str
+    name: str
+    memory_mib: int
+    bandwidth_gbps: float
+    fp16_tflops: float
+    fp8_tflops: float | None
+    compute_capability: float
+    bf16: bool
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_mib * 1024 * 1024
+
+    @property
+    def capability_int(self) -> int:
+        """Compute capability as vLLM compares it (major * 10 + minor)."""
+        return round(self.compute_capability * 10)
+
+    @property
+    def fp8(self) -> bool:
+        return self.fp8_tflops is not None
+
+
+@dataclass(frozen=True)
+class Quantization:
+    name: str
+    bytes_per_param: float
+    overhead: float
+    min_capability: int
+    aliases: tuple[str, ...]
+
+
+def _load_yaml(name: str) -> Any:
+    with (CATALOG_DIR / name).open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+_MODEL_FIELDS = set(ModelSpec.__dataclass_fields__) - {"name"}
+
+
+def _model_from_entry(name: str, entry: dict[str, Any]) -> ModelSpec:
+    return ModelSpec(name=name, **{k: v for k, v in entry.items() if k in _MODEL_FIELDS})
+
+
+@cache
+def load_models() -> dict[str, ModelSpec]:
+    """Every catalogue name (canonical ids, aliases, quantized checkpoints) -> its ModelSpec."""
+    data = _load_yaml("models.yaml")
+    models: dict[str, ModelSpec] = {}
+    for name, entry in data["architectures"].items():
+        spec = _model_from_entry(name, entry)
+        models[name] = spec
+        for alias in entry.get("aliases", []):
+            models[alias] = replace(spec, name=alias)
+    for name, entry in data["checkpoints"].items():
+        base = models[entry["base"]]
+        models[name] = replace(
+            base, name=name, quantization=entry["quantization"], torch_dtype=entry["torch_dtype"]
+        )
+    return models
+
+
+@cache
+def load_gpus() -> dict[str, GpuSpec]:
+    """GPU catalogue keyed by the names `VLLM_SIM_GPU` takes (T4, L4, A10G, A100-80GB, ...)."""
+    return {key: GpuSpec(key=key, **entry) for key, entry in _load_yaml("gpus.yaml").items()}
+
+
+@cache
+def load_dtypes() -> dict[str, Any]:
+    """Raw dtype tables: `dtypes` (canonical -> bytes, aliases) and `kv_cache_dtypes` (name -> bytes)."""
+    return _load_yaml("dtypes.yaml")
+
+
+@cache
+def load_quantizations() -> dict[str, Quantization]:
+    """Every accepted `--quantization` spelling -> its Quantization (aliases share one record)."""
+    out: dict[str, Quantization] = {}
+    for name, entry in load_dtypes()["quantizations"].items():
+        quant = Quantization(
+            name=name,
+            bytes_per_param=entry["bytes_per_param"],
+            overhead=entry["overhead"],
+            min_capability=entry["min_capability"],
+            aliases=tuple(entry["aliases"]),
+        )
+        for alias in quant.aliases:
+            out[alias] = quant
+    return out
+
+
+def canonical_dtype(value: str) -> str:
+    """Map a `--dtype` spelling (half, float16, bf16, float...) to float16/bfloat16/float32."""
+    for canonical, entry in load_dtypes()["dtypes"].items():
+        if value in entry["aliases"]:
+            return canonical
+    raise ValueError(f"Unknown dtype: {value}")
+
+
+def dtype_bytes(dtype: str) -> int:
+    return int(load_dtypes()["dtypes"][canonical_dtype(dtype)]["bytes"])
+
+
+def get_gpu(name: str) -> GpuSpec:
+    gpus = load_gpus()
+    if name not in gpus:
+        raise UnknownGpuError(f"Unknown GPU {name!r}; known: {', '.join(gpus)}")
+    return gpus[name]
+
+
+def _estimate_params(
+    layers: int, hidden: int, inter: int, heads: int, kv: int, hd: int, vocab: int, tied: bool, gated: bool
+) -> int:
+    attn = hidden * heads * hd * 2 + hidden * kv * hd * 2
+    mlp = hidden * inter * (3 if gated else 2)
+    embed = vocab * hidden * (1 if tied else 2)
+    return layers * (attn + mlp) + embed
+
+
+def model_from_hf_config(config: dict[str, Any], name: str) -> ModelSpec:
+    """Turn a Hugging Face `config.json` (already parsed) into a ModelSpec.
+
+    Parameter count is estimated from the shapes (attention + MLP per layer + embeddings), which is
+    within a few percent for Llama/Mistral/Qwen-style decoders and BERT encoders.
+    """
+    cfg = config.get("text_config", config)
+    layers = int(cfg["num_hidden_layers"])
+    hidden = int(cfg["hidden_size"])
+    heads = int(cfg["num_attention_heads"])
+    kv = int(cfg.get("num_key_value_heads") or heads)
+    hd = int(cfg.get("head_dim") or hidden // heads)
+    inter = int(cfg.get("intermediate_size") or 4 * hidden)
+    vocab = int(cfg["vocab_size"])
+    tied = bool(cfg.get("tie_word_embeddings", False))
+    archs = [a for a in config.get("architectures") or [] if isinstance(a, str)]
+    encoder = any(a.startswith(("Bert", "XLMRoberta", "Roberta")) for a in archs)
+    embed_task = encoder or any(a.endswith("Model") and not a.endswith("ForCausalLM") for a in archs)
+    quant = (config.get("quantization_config") or {}).get("quant_method")
+    return ModelSpec(
+        name=name,
+        params=_estimate_params(layers, hidden, inter, heads, kv, hd, vocab, tied, gated=not encoder),
+        num_layers=layers,
+        hidden_size=hidden,
+        intermediate_size=inter,
+        num_attention_heads=heads,
+        num_kv_heads=kv,
+        head_dim=hd,
+        vocab_size=vocab,
+        max_position_embeddings=int(cfg.get("max_position_embeddings") or 2048),
+        torch_dtype=str(cfg.get("torch_dtype") or cfg.get("dtype") or "float32"),
+        tie_word_embeddings=tied,
+        task="embed" if embed_task else "generate",
+        encoder_only=encoder,
+        embedding_dim=hidden if embed_task else None,
+        quantization=quant,
+    )
+
+
+def load_hf_config(path: str | Path) -> ModelSpec:
+    """Read a local model directory (or a config.json file) into a ModelSpec."""
+    path = Path(path)
+    config_file = path / "config.json" if path.is_dir() else path
+    with config_file.open(encoding="utf-8") as fh:
+        return model_from_hf_config(json.load(fh), name=str(path))
+
+
+def resolve_model(name: str) -> ModelSpec:
+    """Resolve what `vllm serve` was given: a catalogue id/alias/checkpoint or a local directory."""
+    models = load_models()
+    if name in models:
+        return models[name]
+    path = Path(name)
+    if (path / "config.json").is_file():
+        return load_hf_config(path)
+    raise UnknownModelError(
+        f"{name} is not a local folder and is not a valid model identifier listed on "
+        "'https://huggingface.co/models' (vllm-sim knows: " + ", ".join(sorted(models)) + ")"
+    )
