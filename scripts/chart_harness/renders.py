@@ -1,0 +1,46 @@
+"""The shared render set: every matrix scenario at every Kubernetes minor, rendered once per test run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .matrix import Scenario, scenarios
+from .render import HelmFailed, Rendered
+from .render_cache import cached_render
+from .versions import kube_minors, kube_version
+
+
+@dataclass(frozen=True)
+class Case:
+    """One render of the matrix: a scenario at a minor (and the helm major that renders it)."""
+
+    scenario: Scenario
+    minor: str
+    helm: str = "helm"
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario.id}@{self.minor}" + ("" if self.helm == "helm" else f"/{self.helm}")
+
+
+def render_case(case: Case) -> Rendered:
+    """The case's render (cached); raises HelmFailed when the chart refuses it."""
+    s = case.scenario
+    return cached_render(
+        s.overlay, values_files=s.values_files, kube_version=kube_version(case.minor), helm=case.helm
+    )
+
+
+def cases() -> list[Case]:
+    return [Case(s, minor) for s in scenarios() for minor in kube_minors()]
+
+
+def rendered_cases() -> Iterator[tuple[Case, Rendered]]:
+    """Every case the chart renders, with its render. A refused case is left out here because
+    tests/chart/test_render_matrix.py fails on it by name; the sweeps assert they saw what they check."""
+    for case in cases():
+        try:
+            yield case, render_case(case)
+        except HelmFailed:
+            continue
