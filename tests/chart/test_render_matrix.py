@@ -6,7 +6,6 @@ from chart_harness import validate
 from chart_harness.matrix import bases, scenarios
 from chart_harness.render import HelmFailed
 from chart_harness.renders import Case, cases, render_case
-from chart_harness.versions import kube_minors
 
 CASES = cases()
 
