@@ -16,11 +16,14 @@ DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 _EPS = 1e-9
 
 
-def replicas_for_rate(rate_rps: float, replica_rps: float, min_replicas: int) -> int:
-    """Replicas that serve `rate_rps` when each sustains `replica_rps`, never fewer than `min_replicas`."""
+def replica_demand(rate_rps: float, replica_rps: float, min_replicas: int) -> float:
+    """Replicas' worth of load (fractional) for `rate_rps` when each sustains `replica_rps`.
+
+    Never below `min_replicas`: those run even when idle.
+    """
     if replica_rps <= 0:
         raise PlanInputError(f"a replica sustains {replica_rps} requests/s: it cannot serve this traffic")
-    return max(min_replicas, math.ceil(rate_rps / replica_rps - _EPS))
+    return max(float(min_replicas), rate_rps / replica_rps)
 
 
 def spot_capacity_factor(reclaim_rate_per_hour: float, replace_minutes: float) -> float:
@@ -52,18 +55,24 @@ class Split:
     extra_spot: int
 
 
-def split_replicas(needed: int, spot_fraction: float, capacity_factor: float) -> Split:
-    """Split `needed` replicas by `spot_fraction`.
+def split_replicas(demand: float, spot_fraction: float, capacity_factor: float) -> Split:
+    """Split `demand` (replicas' worth of load) by `spot_fraction` into whole replicas.
 
     The on-demand share is rounded UP (the part of the fleet an SLA relies on never falls below its
-    fraction); spot replicas are then added until their reclaim-reduced capacity covers the rest.
+    fraction); spot replicas then cover the rest of the demand at their reclaim-reduced capacity.
     """
     if not 0.0 <= spot_fraction <= 1.0:
         raise PlanInputError(f"--mix must be a spot fraction between 0 and 1, got {spot_fraction}")
-    on_demand = math.ceil(needed * (1.0 - spot_fraction) - _EPS)
-    spot_base = needed - on_demand
-    spot = math.ceil(spot_base / capacity_factor - _EPS) if spot_base else 0
-    return Split(needed=needed, on_demand=on_demand, spot=spot, extra_spot=spot - spot_base)
+    on_demand = math.ceil(demand * (1.0 - spot_fraction) - _EPS)
+    rest = max(0.0, demand - on_demand)
+    spot_without_reclaims = math.ceil(rest - _EPS)
+    spot = math.ceil(rest / capacity_factor - _EPS)
+    return Split(
+        needed=math.ceil(demand - _EPS),
+        on_demand=on_demand,
+        spot=spot,
+        extra_spot=spot - spot_without_reclaims,
+    )
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,10 @@ class Scenario:
     spot_fraction: float
     splits: tuple[Split, ...]
     hourly_cost_usd: tuple[float, ...]
+
+    @property
+    def replicas_needed(self) -> tuple[int, ...]:
+        return tuple(s.needed for s in self.splits)
 
     @property
     def daily_cost_usd(self) -> float:
@@ -98,7 +111,7 @@ def hour_cost(split: Split, gpus_per_replica: int, price: Price) -> float:
 def plan_scenario(
     name: str,
     spot_fraction: float,
-    replicas_per_hour: Sequence[int],
+    demand_per_hour: Sequence[float],
     gpus_per_replica: int,
     price: Price,
     capacity_factor: float,
@@ -106,6 +119,71 @@ def plan_scenario(
     if spot_fraction > 0 and price.spot is None:
         key = f"gpus.{price.gpu}.{price.cloud}.spot"
         raise PlanInputError(f"prices: {key} is null: no spot price to plan with")
-    splits = tuple(split_replicas(n, spot_fraction, capacity_factor) for n in replicas_per_hour)
+    splits = tuple(split_replicas(d, spot_fraction, capacity_factor) for d in demand_per_hour)
     costs = tuple(hour_cost(s, gpus_per_replica, price) for s in splits)
     return Scenario(name=name, spot_fraction=spot_fraction, splits=splits, hourly_cost_usd=costs)
+
+
+@dataclass(frozen=True)
+class ReplicaCapacity:
+    """What one replica sustains at the profile's token counts within its SLO (simulator timing)."""
+
+    requests_per_second: float
+    batch_size: int
+    time_to_first_token_s: float
+    inter_token_latency_s: float
+    limited_by: str
+
+
+@dataclass(frozen=True)
+class CostPlan:
+    rates_rps: tuple[float, ...]
+    replica: ReplicaCapacity
+    planned_replica_rps: float
+    demand_per_hour: tuple[float, ...]  # replicas' worth of load, before rounding
+    gpus_per_replica: int
+    price: Price
+    reclaim_rate_per_hour: float
+    replace_minutes: float
+    spot_capacity_factor: float
+    scenarios: tuple[Scenario, ...]
+
+    def savings_vs_on_demand(self, scenario: Scenario) -> float:
+        """Fraction of the all-on-demand monthly cost that `scenario` saves (negative = costs more)."""
+        base = self.scenarios[0].monthly_cost_usd
+        return 1.0 - scenario.monthly_cost_usd / base if base else 0.0
+
+
+def build_cost_plan(
+    rates_rps: Sequence[float],
+    replica: ReplicaCapacity,
+    target_utilization: float,
+    min_replicas: int,
+    gpus_per_replica: int,
+    price: Price,
+    mixes: Sequence[tuple[str, float]],
+    reclaim_rate_per_hour: float,
+    replace_minutes: float,
+) -> CostPlan:
+    """Load per hour in replicas at `target_utilization` of a replica's rate, then one Scenario per mix.
+
+    `mixes` is (name, spot fraction) pairs; the first is the baseline the savings are measured against.
+    """
+    planned = replica.requests_per_second * target_utilization
+    demand = tuple(replica_demand(rate, planned, min_replicas) for rate in rates_rps)
+    factor = spot_capacity_factor(reclaim_rate_per_hour, replace_minutes)
+    scenarios = tuple(
+        plan_scenario(name, fraction, demand, gpus_per_replica, price, factor) for name, fraction in mixes
+    )
+    return CostPlan(
+        rates_rps=tuple(rates_rps),
+        replica=replica,
+        planned_replica_rps=planned,
+        demand_per_hour=demand,
+        gpus_per_replica=gpus_per_replica,
+        price=price,
+        reclaim_rate_per_hour=reclaim_rate_per_hour,
+        replace_minutes=replace_minutes,
+        spot_capacity_factor=factor,
+        scenarios=scenarios,
+    )

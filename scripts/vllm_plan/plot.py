@@ -17,7 +17,7 @@ from vllm_plan.cost import Scenario
 def write_cost_chart(path: Path, title: str, rates: Sequence[float], scenarios: Sequence[Scenario]) -> None:
     hours = list(range(len(rates)))
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True, constrained_layout=True)
-    top.bar(hours, [s.needed for s in scenarios[0].splits], color="#9ecae1", label="replicas needed")
+    top.bar(hours, scenarios[0].replicas_needed, color="#9ecae1", label="replicas needed")
     top.set_ylabel("replicas")
     rate_axis = top.twinx()
     rate_axis.plot(hours, rates, color="#08519c", marker=".", label="requests/s")

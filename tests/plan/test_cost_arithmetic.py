@@ -6,7 +6,7 @@ import pytest
 from vllm_plan.cost import (
     HOURS_PER_MONTH,
     plan_scenario,
-    replicas_for_rate,
+    replica_demand,
     split_replicas,
     spot_capacity_factor,
 )
@@ -62,10 +62,17 @@ def test_no_reclaims_means_no_extra_spot_replicas() -> None:
 
 
 def test_replicas_cover_the_rate_and_respect_the_minimum() -> None:
-    assert replicas_for_rate(4.0, 2.0, min_replicas=1) == 2
-    assert replicas_for_rate(4.1, 2.0, min_replicas=1) == 3
-    assert replicas_for_rate(0.0, 2.0, min_replicas=1) == 1
-    assert replicas_for_rate(0.0, 2.0, min_replicas=0) == 0
+    assert split_replicas(replica_demand(4.0, 2.0, min_replicas=1), 0.0, 1.0).needed == 2
+    assert split_replicas(replica_demand(4.1, 2.0, min_replicas=1), 0.0, 1.0).needed == 3
+    assert split_replicas(replica_demand(0.0, 2.0, min_replicas=1), 0.0, 1.0).needed == 1
+    assert split_replicas(replica_demand(0.0, 2.0, min_replicas=0), 0.0, 1.0).needed == 0
+
+
+def test_fractional_demand_leaves_headroom_that_absorbs_small_reclaim_losses() -> None:
+    # 3.4 replicas of load at 70 % spot: 2 on-demand (ceil 1.02), spot covers 1.4 -> 2 replicas, which
+    # still cover 1.4 at 99 % capacity; a 40 % loss needs a third.
+    assert split_replicas(3.4, 0.7, 0.99).extra_spot == 0
+    assert split_replicas(3.4, 0.7, 0.6).extra_spot == 1
 
 
 def test_reclaim_rate_that_loses_the_whole_hour_is_refused() -> None:

@@ -1,0 +1,95 @@
+"""`vllm-plan cost`: size the deployment, time one replica, plan the day, render every output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vllm_plan.capacity import replica_capacity
+from vllm_plan.cli import DOES_NOT_FIT, request_from_args
+from vllm_plan.cost import CostPlan, build_cost_plan
+from vllm_plan.cost_report import cost_json, cost_text, cost_values_snippet
+from vllm_plan.errors import PlanInputError
+from vllm_plan.fit_report import fit_text
+from vllm_plan.plot import write_cost_chart
+from vllm_plan.prices import load_price
+from vllm_plan.sizing import FitReport, assess
+from vllm_plan.traffic import TrafficProfile, load_traffic
+
+SEED_SPOT_SHARE = 0.7  # the recipe's "70 % spot, 30 % on-demand"
+
+
+def _plan(args: argparse.Namespace) -> tuple[FitReport, TrafficProfile, CostPlan]:
+    traffic = load_traffic(args.traffic)
+    fit = assess(request_from_args(args))
+    if not fit.fits:
+        return fit, traffic, None  # type: ignore[return-value]
+    price = load_price(args.prices, fit.memory.gpu, args.cloud)
+    mixes = [("on-demand", 0.0), ("70/30", SEED_SPOT_SHARE), ("your mix", args.mix)]
+    plan = build_cost_plan(
+        rates_rps=traffic.requests_per_second,
+        replica=replica_capacity(fit, traffic),
+        target_utilization=traffic.target_utilization,
+        min_replicas=traffic.min_replicas,
+        gpus_per_replica=fit.request.gpu_count or fit.memory.tensor_parallel_size,
+        price=price,
+        mixes=mixes,
+        reclaim_rate_per_hour=args.spot_reclaim_rate,
+        replace_minutes=args.replace_minutes,
+    )
+    return fit, traffic, plan
+
+
+def _deployment(fit: FitReport) -> dict[str, Any]:
+    m = fit.memory
+    return {
+        "model": m.model,
+        "gpu": m.gpu,
+        "tensor_parallel_size": m.tensor_parallel_size,
+        "dtype": m.dtype,
+        "quantization": m.quantization,
+        "max_model_len": m.max_model_len,
+        "max_num_seqs": m.max_num_seqs,
+        "kv_tokens": m.kv_tokens,
+    }
+
+
+def _chart_title(traffic: TrafficProfile, plan: CostPlan, fit: FitReport) -> str:
+    p = plan.price
+    return f"{traffic.name}: {fit.memory.model} on {p.gpu} ({p.cloud} {p.instance})"
+
+
+def _write_out_dir(out: Path, fit: FitReport, traffic: TrafficProfile, plan: CostPlan) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    deployment = _deployment(fit)
+    (out / "fit.txt").write_text(fit_text(fit))
+    (out / "cost.txt").write_text(cost_text(plan, traffic, deployment))
+    (out / "cost.json").write_text(json.dumps(cost_json(plan, traffic, deployment), indent=2) + "\n")
+    (out / "values-snippet.yaml").write_text(cost_values_snippet(plan, plan.scenarios[-1], fit.memory.gpu))
+    write_cost_chart(out / "cost.png", _chart_title(traffic, plan, fit), plan.rates_rps, plan.scenarios)
+
+
+def run_cost(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    args = parser.parse_args(argv)
+    try:
+        fit, traffic, plan = _plan(args)
+    except PlanInputError as exc:
+        parser.error(str(exc))
+    if plan is None:
+        print(fit_text(fit), end="")
+        return DOES_NOT_FIT
+    deployment = _deployment(fit)
+    if args.png:
+        write_cost_chart(args.png, _chart_title(traffic, plan, fit), plan.rates_rps, plan.scenarios)
+    if args.out_dir:
+        _write_out_dir(args.out_dir, fit, traffic, plan)
+    if args.json:
+        print(json.dumps(cost_json(plan, traffic, deployment), indent=2))
+    elif args.values_snippet:
+        print(cost_values_snippet(plan, plan.scenarios[-1], fit.memory.gpu), end="")
+    else:
+        print(cost_text(plan, traffic, deployment), end="")
+    return 0
