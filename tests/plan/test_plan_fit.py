@@ -1,0 +1,174 @@
+"""`vllm-plan` fit answers: the seed's T4 recipe, every shipped preset, bad input, the values snippet."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from plan_paths import CHART_VALUES, PRESETS, SEED_T4
+
+GIB = 1024**3
+
+
+def test_seed_recipe_mistral_7b_fp16_on_a_t4_does_not_fit_and_says_why(plan) -> None:
+    run = plan(*SEED_T4, "--dtype", "float16", "--json")
+    assert run.code == 1
+    report = run.json()
+    assert report["fits"] is False
+    assert "No available memory for the cache blocks" in report["reason"]
+    assert report["weights_bytes"] > 13 * GIB  # fp16 weights alone nearly fill the 15 GiB card
+    assert report["kv_tokens"] == 0
+    assert report["max_num_seqs_recommended"] is None
+
+
+def test_seed_recipe_table_names_the_refusal(plan) -> None:
+    run = plan(*SEED_T4, "--dtype", "float16")
+    assert run.code == 1
+    assert "DOES NOT FIT: ValueError: No available memory for the cache blocks" in run.out
+
+
+def test_seed_rule_of_thumb_32_sequences_holds_for_awq_only_up_to_about_2k_tokens(plan) -> None:
+    """The recipe's "max_num_seqs=32 on a T4 for a 7B model": only an AWQ build fits, and 32 sequences fit
+    at a 2048-token context but not at the full 4096 (there the KV cache holds fewer, so 32 preempts)."""
+    awq = ["--model", "TheBloke/Mistral-7B-Instruct-v0.2-AWQ", "--gpu", "T4", "--max-model-len", "4096"]
+    full = plan(*awq, "--dtype", "half", "--max-num-seqs", "32", "--json")
+    half = plan(*awq, "--dtype", "half", "--max-num-seqs", "32", "--context-length", "2048", "--json")
+    assert full.code == 0 and half.code == 0
+    assert full.json()["fits"] is True
+    assert full.json()["sequences_at_context"] < 32 <= half.json()["sequences_at_context"]
+    assert any("exceeds" in w for w in full.json()["warnings"])
+    assert half.json()["warnings"] == []
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
+def test_every_values_preset_fits_its_gpu(plan, preset: Path) -> None:
+    run = plan("--values", str(preset), "--json")
+    assert run.err == ""
+    report = run.json()
+    assert report["fits"] is True, f"{preset.name}: {report['reason']}"
+    assert run.code == 0
+    assert report["kv_tokens"] >= report["max_model_len"] or report["kv_bytes_per_token"] == 0
+
+
+def test_presets_exist_to_be_checked() -> None:
+    assert PRESETS, "values/*.yaml is empty: the preset matrix above checks nothing"
+
+
+def test_flags_override_the_values_file(plan) -> None:
+    run = plan("--values", str(PRESETS[0]), "--max-model-len", "1024", "--json")
+    assert run.json()["max_model_len"] == 1024
+
+
+MISTRAL_L4 = ["--model", "mistralai/Mistral-7B-Instruct-v0.2", "--gpu", "L4"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--model", "mistralai/Mistral-7B-Instruct-v0.2", "--gpu", "T5"], "--gpu"),
+        (["--model", "no/such-model", "--gpu", "T4"], "--model"),
+        ([*MISTRAL_L4, "--dtype", "fp17"], "--dtype"),
+        ([*MISTRAL_L4, "--quantization", "q9"], "--quantization"),
+        ([*MISTRAL_L4, "--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization"),
+        ([*MISTRAL_L4, "--max-model-len", "zero"], "--max-model-len"),
+        ([*MISTRAL_L4, "--max-model-len", "2048", "--context-length", "4096"], "--context-length"),
+        (["--gpu", "L4"], "--model"),
+        (["--model", "mistralai/Mistral-7B-Instruct-v0.2"], "--gpu"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_flag(plan, argv: list[str], named: str) -> None:
+    run = plan(*argv)
+    assert run.code == 2
+    assert "usage: vllm-plan" in run.err
+    assert re.search(rf"error: (argument )?{named}\b", run.err), run.err
+
+
+def test_bad_values_file_setting_is_named_by_its_chart_key(plan, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  maxModelLen: lots\ngpu:\n  type: L4\n")
+    run = plan("--values", str(bad))
+    assert run.code == 2
+    assert "`model.maxModelLen` must be of type int" in run.err
+
+
+def test_a_local_config_json_is_planned_like_the_catalogue_entry(plan, tmp_path: Path) -> None:
+    config = {  # Mistral-7B's config.json shape
+        "architectures": ["MistralForCausalLM"],
+        "num_hidden_layers": 32,
+        "hidden_size": 4096,
+        "intermediate_size": 14336,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "vocab_size": 32000,
+        "max_position_embeddings": 32768,
+        "torch_dtype": "bfloat16",
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    local = plan("--model", str(path), "--gpu", "L4", "--max-model-len", "4096", "--json").json()
+    catalogue = plan(
+        "--model", "mistralai/Mistral-7B-Instruct-v0.2", "--gpu", "L4", "--max-model-len", "4096", "--json"
+    ).json()
+    assert local["kv_bytes_per_token"] == catalogue["kv_bytes_per_token"] == 128 * 1024
+    assert local["weights_bytes"] == pytest.approx(catalogue["weights_bytes"], rel=0.02)
+
+
+def _has_key(values: dict, dotted: list[str]) -> bool:
+    node = values
+    for part in dotted:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _leaf_paths(tree: dict, prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    paths = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            paths += _leaf_paths(value, (*prefix, key))
+        else:
+            paths.append([*prefix, key])
+    return paths
+
+
+def test_values_snippet_uses_the_charts_own_key_names(plan) -> None:
+    run = plan(
+        "--model",
+        "TheBloke/Mistral-7B-Instruct-v0.2-AWQ",
+        "--gpu",
+        "T4",
+        "--max-model-len",
+        "4096",
+        "--dtype",
+        "half",
+        "--quantization",
+        "awq",
+        "--context-length",
+        "1024",
+        "--values-snippet",
+    )
+    assert run.code == 0
+    snippet = yaml.safe_load(run.out)
+    chart = yaml.safe_load(CHART_VALUES.read_text())
+    for path in _leaf_paths(snippet):
+        assert _has_key(chart, path), f"{'.'.join(path)} is not a key of the chart's values.yaml"
+    assert (
+        snippet["vllm"]["maxNumSeqs"]
+        == plan(
+            "--model",
+            "TheBloke/Mistral-7B-Instruct-v0.2-AWQ",
+            "--gpu",
+            "T4",
+            "--max-model-len",
+            "4096",
+            "--dtype",
+            "half",
+            "--context-length",
+            "1024",
+            "--json",
+        ).json()["sequences_at_context"]
+    )
