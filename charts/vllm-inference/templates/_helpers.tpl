@@ -164,7 +164,8 @@ a pool alone carries everything.
 {{- define "vllm-inference.poolShare" -}}
 {{- $root := .root }}
 {{- $both := and $root.Values.pools.onDemand.enabled $root.Values.pools.spot.enabled }}
-{{- if not $both }}1{{ else if eq .pool "spot" }}{{ $root.Values.autoscaling.spotShare | float64 }}{{ else }}{{ subf 1 ($root.Values.autoscaling.spotShare | float64) }}{{ end }}
+{{- $spot := $root.Values.autoscaling.spotShare | float64 }}
+{{- if not $both }}1{{ else if eq .pool "spot" }}{{ round $spot 4 }}{{ else }}{{ round (subf 1 $spot) 4 }}{{ end }}
 {{- end }}
 
 {{/* Min and max replicas of a pool under autoscaling, as JSON {min, max}. */}}
@@ -190,11 +191,66 @@ a pool alone carries everything.
 {{- if .Values.autoscaling.scopeMatchers }}
 {{- .Values.autoscaling.scopeMatchers }}
 {{- else }}
-{{- printf "namespace=%q,service=%q" .Release.Namespace (include "vllm-inference.fullname" .) }}
+{{- printf "namespace=%q,app_kubernetes_io_name=%q,app_kubernetes_io_instance=%q" .Release.Namespace (include "vllm-inference.name" .) .Release.Name }}
 {{- end }}
 {{- end }}
 
 {{/* Matchers of one pool: the release scope plus the pool's component label. */}}
 {{- define "vllm-inference.poolMatchers" -}}
 {{- printf "%s,app_kubernetes_io_component=%q" (include "vllm-inference.scopeMatchers" .root) (include "vllm-inference.poolComponent" .pool) }}
+{{- end }}
+
+{{/* Metric labels of the release (or of one pool when .pool is set), as the monitors attach them. */}}
+{{- define "vllm-inference.metricLabels" -}}
+namespace: {{ .root.Release.Namespace }}
+app_kubernetes_io_name: {{ include "vllm-inference.name" .root }}
+app_kubernetes_io_instance: {{ .root.Release.Name }}
+{{- with .pool }}
+app_kubernetes_io_component: {{ include "vllm-inference.poolComponent" . }}
+{{- end }}
+{{- end }}
+
+{{/* KEDA queries. Custom queries (validated as scoped) replace them. */}}
+{{- define "vllm-inference.query.kvCacheUsage" -}}
+{{- $t := .root.Values.autoscaling.triggers.kvCacheUsage }}
+{{- if $t.query }}{{ $t.query }}{{ else }}
+{{- printf "avg(vllm:kv_cache_usage_perc{%s})" (include "vllm-inference.poolMatchers" .) }}
+{{- end }}
+{{- end }}
+{{- define "vllm-inference.query.requestsWaiting" -}}
+{{- $t := .root.Values.autoscaling.triggers.requestsWaiting }}
+{{- if $t.query }}{{ $t.query }}{{ else }}
+{{- $share := include "vllm-inference.poolShare" . }}
+{{- if eq $share "1" }}
+{{- printf "sum(vllm:num_requests_waiting{%s})" (include "vllm-inference.scopeMatchers" .root) }}
+{{- else }}
+{{- printf "%s * sum(vllm:num_requests_waiting{%s})" $share (include "vllm-inference.scopeMatchers" .root) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Pod labels the monitors copy onto series (prometheus-operator sanitizes them to app_kubernetes_io_*). */}}
+{{- define "vllm-inference.podTargetLabels" -}}
+- app.kubernetes.io/name
+- app.kubernetes.io/instance
+- app.kubernetes.io/component
+{{- end }}
+
+{{/* --max-num-seqs in effect: the value, or vLLM's default (256; 1024 on >= 70 GiB non-A100 GPUs). */}}
+{{- define "vllm-inference.maxNumSeqs" -}}
+{{- if not (kindIs "invalid" .Values.vllm.maxNumSeqs) }}
+{{- .Values.vllm.maxNumSeqs | int }}
+{{- else if has .Values.gpu.type (list "H100-80GB" "H200") }}1024
+{{- else }}256
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of the helm test pods. They carry a different app.kubernetes.io/name so the Service, which selects
+name + instance, never routes API traffic to a test pod.
+*/}}
+{{- define "vllm-inference.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-test" (include "vllm-inference.name" .) }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
 {{- end }}
