@@ -1,0 +1,5 @@
+import sys
+
+from gpu_device_plugin.cli import main
+
+sys.exit(main())
