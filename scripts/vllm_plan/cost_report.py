@@ -88,10 +88,8 @@ def cost_text(plan: CostPlan, traffic: TrafficProfile, deployment: dict[str, Any
             cells.append(f"{split.on_demand}+{split.spot}{extra}")
         rows.append(cells)
     lines += _table(rows)
-    lines.append(
-        "load = replicas' worth of requests at the planned rate; od+spot = replicas; (+N) = extra spot"
-    )
-    lines.append("replicas that make up for capacity lost to reclaims")
+    lines.append("load = replicas' worth of requests at the planned rate; od+spot = on-demand + spot;")
+    lines.append("(+N) = extra spot replicas that make up for the capacity reclaims take away")
     lines.append("")
     summary = [["scenario", "replica-h/day", "extra spot h/day", "$/day", "$/month", "saves"]]
     for s in plan.scenarios:
