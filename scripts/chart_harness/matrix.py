@@ -5,9 +5,10 @@ A base is a values file as users pass it: `values/<preset>.yaml` or
 A toggle is a factor with named levels; each level is a values overlay applied on top of the base.
 Overlays always build a valid combination (a TP level sets the GPU count with it; switching spot off keeps
 an on-demand pool). Combinations that are not valid inputs are ruled out by `allowed()` from the base's own
-values, not by swallowing helm failures: lowering a preset's tensor-parallel size below what it was sized
-for, or removing the only pool of a spot-only preset. Every base is also rendered as is, with every
-optional feature on, and with every optional feature off.
+values, not by swallowing helm failures: lowering a preset's tensor-parallel size below what it was
+sized for, a TP that does not divide the model's attention heads, or removing the only pool of a
+spot-only preset. Every base is also rendered as is, with every optional feature on, and with every
+optional feature off.
 """
 
 from __future__ import annotations
@@ -189,11 +190,21 @@ ALL_OFF = {
 }
 
 
+@cache
+def attention_heads(model: str) -> int | None:
+    """The model's attention heads as the chart's sizing table knows them (TP must divide them)."""
+    sizing = CHART_DIR / "files" / "sizing.yaml"
+    known = (_load(sizing).get("models") or {}) if sizing.is_file() else {}
+    return (known.get(model) or {}).get("attentionHeads")
+
+
 def allowed(base: Base, row: Mapping[str, str]) -> bool:
     """Whether applying the toggle levels in `row` to `base` is a valid input (see the module doc)."""
     v = base.values
-    if "tp" in row and int(row["tp"]) < int(dig(v, "vllm.tensorParallelSize", 1)):
-        return False
+    if "tp" in row:
+        tp, heads = int(row["tp"]), attention_heads(dig(v, "model.name", ""))
+        if tp < int(dig(v, "vllm.tensorParallelSize", 1)) or (heads and heads % tp):
+            return False
     return not ("spot" in row and row["spot"] == "off" and not dig(v, "pools.onDemand.enabled", False))
 
 

@@ -4,8 +4,8 @@ appears in some row.
 Greedy, AETG-style without randomness: each row starts from the first still-uncovered pair, then fills the
 other factors, in order, with the allowed level that covers the most new pairs (first level on a tie). The
 same factors always give the same rows, so test ids are stable. `allowed` rules out combinations that are not
-valid inputs (it sees a partial row: factor name -> level): those pairs are not required, and no row
-holds one.
+valid inputs (it sees a partial row: factor name -> level): those pairs, and pairs no full row can hold,
+are not required, and no row holds one.
 """
 
 from __future__ import annotations
@@ -59,14 +59,16 @@ def pairwise_rows(
     rows: list[dict[int, int]] = []
     while uncovered or not rows:
         a, ia, b, ib = next((p for p in ordered if p in uncovered), (0, 0, 0, 0))
-        row = {a: ia, b: ib}
+        row: dict[int, int] | None = {a: ia, b: ib}
         for f in range(len(names)):
-            if f in row:
+            if row is None or f in row:
                 continue
             levels = [lv for lv in range(sizes[f]) if ok(named({**row, f: lv}))]
-            if not levels:
-                raise ValueError(f"no allowed level of {names[f]!r} completes the row {named(row)}")
-            row[f] = max(levels, key=lambda lv, f=f: (gain(row, f, lv), -lv))
+            # no level completes it: the pair is allowed alone but not in any full row (drop it)
+            row = {**row, f: max(levels, key=lambda lv, f=f: (gain(row, f, lv), -lv))} if levels else None
+        if row is None:
+            uncovered.discard((a, ia, b, ib))
+            continue
         for x, y in combinations(sorted(row), 2):
             uncovered.discard((x, row[x], y, row[y]))
         rows.append(row)

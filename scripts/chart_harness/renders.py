@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from .matrix import Scenario, scenarios
 from .render import HelmFailed, Rendered
@@ -36,11 +37,30 @@ def cases() -> list[Case]:
     return [Case(s, minor) for s in scenarios() for minor in kube_minors()]
 
 
+@cache
+def _cases() -> tuple[Case, ...]:
+    return tuple(cases())
+
+
 def rendered_cases() -> Iterator[tuple[Case, Rendered]]:
     """Every case the chart renders, with its render. A refused case is left out here because
     tests/chart/test_render_matrix.py fails on it by name; the sweeps assert they saw what they check."""
-    for case in cases():
+    for case in _cases():
         try:
             yield case, render_case(case)
         except HelmFailed:
             continue
+
+
+Finding = tuple[bool, str]
+
+
+def sweep(check: Callable[[Case, Rendered], Iterable[Finding]]) -> tuple[int, list[str]]:
+    """Run a check over every rendered case: (facts checked, messages of the facts that failed)."""
+    checked, failed = 0, []
+    for case, rendered in rendered_cases():
+        for ok, message in check(case, rendered):
+            checked += 1
+            if not ok:
+                failed.append(f"{case.id}: {message}")
+    return checked, failed

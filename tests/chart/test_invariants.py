@@ -1,0 +1,598 @@
+"""Invariants that hold for every render of the matrix (every preset and ci file x toggles x minor).
+
+Each test sweeps the shared render set (rendered once per run, see chart_harness/render_cache.py), states one
+property, and asserts it checked something: a sweep that saw no object of its kind fails rather than passes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from chart_harness import objects as k
+from chart_harness.matrix import dig
+from chart_harness.render import NAMESPACE, RELEASE, Rendered
+from chart_harness.renders import Case, Finding, sweep
+
+STANDARD_LABELS = (
+    "helm.sh/chart",
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/part-of",
+)
+UNSTABLE_SELECTOR_LABELS = {"app.kubernetes.io/version", "helm.sh/chart"}
+# Spot notice (seconds) per provider, from the cloud docs (see shared/VLLM.md); "labels"/"none" use the value.
+SPOT_NOTICE = {"gke": 30, "aks": 30, "eks": 120, "karpenter": 120}
+# Capacity-type node labels per provider: (spot node labels, on-demand node labels).
+CAPACITY_NODES = {
+    "karpenter": ({"karpenter.sh/capacity-type": "spot"}, {"karpenter.sh/capacity-type": "on-demand"}),
+    "eks": ({"eks.amazonaws.com/capacityType": "SPOT"}, {"eks.amazonaws.com/capacityType": "ON_DEMAND"}),
+    "gke": ({"cloud.google.com/gke-spot": "true"}, {}),
+    "aks": ({"kubernetes.azure.com/scalesetpriority": "spot"}, {}),
+}
+AKS_SPOT_TAINT = {"key": "kubernetes.azure.com/scalesetpriority", "value": "spot", "effect": "NoSchedule"}
+REMOVED_METRICS = ("vllm:gpu_cache_usage_perc", "vllm:gpu_prefix_cache", "vllm:time_per_output_token_seconds")
+
+
+def assert_sweep(checked: int, failed: list[str]) -> None:
+    assert checked > 0, "the sweep found nothing to check in the render set"
+    assert not failed, f"{len(failed)} of {checked} checks failed:\n" + "\n".join(failed[:40])
+
+
+def values(case: Case) -> dict[str, Any]:
+    return case.scenario.values
+
+
+def gpu_resource(case: Case) -> str:
+    return dig(values(case), "gpu.resourceName", "nvidia.com/gpu")
+
+
+def pool_key(pod_meta: dict[str, Any]) -> str | None:
+    """onDemand / spot from the pool component label (pool-on-demand / pool-spot)."""
+    component = k.labels(pod_meta).get("app.kubernetes.io/component", "")
+    if not component.startswith("pool-"):
+        return None
+    first, *rest = component.removeprefix("pool-").split("-")
+    return first + "".join(w.capitalize() for w in rest)
+
+
+def server_pods(case: Case, r: Rendered) -> Iterator[tuple[dict, dict, dict, dict]]:
+    """(workload, pod metadata, pod spec, vLLM container) of every GPU-requesting pod in the render."""
+    for owner, meta, spec in k.pod_specs(r.objects):
+        for c in k.gpu_containers(spec, gpu_resource(case)):
+            yield owner, meta, spec, c
+
+
+def drain(case: Case, pool: str) -> dict[str, int]:
+    v = values(case)
+    out = {}
+    for field in ("preStopSleepSeconds", "shutdownTimeoutSeconds", "marginSeconds"):
+        own = dig(v, f"pools.{pool}.drain.{field}")
+        out[field] = int(own if own is not None else dig(v, f"drain.{field}", 0))
+    return out
+
+
+def test_every_pool_deployment_runs_a_gpu_server() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for d in r.of_kind("Deployment"):
+            spec = d["spec"]["template"]["spec"]
+            yield bool(k.gpu_containers(spec, gpu_resource(case))), f"{d['metadata']['name']} requests no GPU"
+
+    assert_sweep(*sweep(check))
+
+
+def test_gpu_pods_tolerate_the_gpu_pool_taints() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        v = values(case)
+        for owner, meta, spec, _c in server_pods(case, r):
+            pool = pool_key(meta)
+            taints = [t for t in (v.get("tolerations") or []) + (dig(v, f"pools.{pool}.tolerations") or [])]
+            taints = [
+                {"key": t.get("key"), "value": t.get("value"), "effect": t.get("effect")} for t in taints
+            ]
+            if pool == "spot" and dig(v, "capacityType.provider") == "aks":
+                taints.append(AKS_SPOT_TAINT)
+            tolerations = spec.get("tolerations") or []
+            for taint in taints:
+                if not taint["key"] or not taint["effect"]:
+                    continue  # an Exists-all toleration in values is not a taint of the pool
+                yield (
+                    k.tolerates(tolerations, taint),
+                    f"{owner['metadata']['name']} does not tolerate {taint}",
+                )
+            if dig(v, "tolerations") is not None and any(
+                t.get("key") == "gpu" for t in v.get("tolerations") or []
+            ):
+                gpu_taint = {"key": "gpu", "value": "true", "effect": "NoSchedule"}
+                yield k.tolerates(tolerations, gpu_taint), f"{owner['metadata']['name']} misses gpu=true"
+
+    assert_sweep(*sweep(check))
+
+
+def _node_matches(spec: dict[str, Any], node_labels: dict[str, str]) -> bool:
+    for key, value in (spec.get("nodeSelector") or {}).items():
+        if node_labels.get(key) != value:
+            return False
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    terms = required.get("nodeSelectorTerms") or []
+    return not terms or any(k.selector_matches(t, node_labels) for t in terms)
+
+
+def test_spot_and_on_demand_pools_schedule_only_on_their_capacity_type() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        provider = dig(values(case), "capacityType.provider")
+        if provider not in CAPACITY_NODES:
+            return
+        capacity_keys = {key for labels in CAPACITY_NODES[provider] for key in labels}
+        spot_node, od_node = CAPACITY_NODES[provider]
+        for owner, meta, spec, _c in server_pods(case, r):
+            pool = pool_key(meta)
+            own_extra = {
+                key: val for key, val in (spec.get("nodeSelector") or {}).items() if key not in capacity_keys
+            }
+            mine, other = (spot_node, od_node) if pool == "spot" else (od_node, spot_node)
+            name = owner["metadata"]["name"]
+            yield (
+                _node_matches(spec, {**own_extra, **mine}),
+                f"{name} cannot schedule on its own {pool} nodes",
+            )
+            yield (
+                not _node_matches(spec, {**own_extra, **other}),
+                f"{name} ({pool}) can land on the other pool's nodes",
+            )
+
+    assert_sweep(*sweep(check))
+
+
+def test_gpu_requests_equal_limits_and_cover_the_tensor_parallel_size() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        v = values(case)
+        tp = int(dig(v, "vllm.tensorParallelSize", 1))
+        want = int(dig(v, "gpu.count", tp))
+        for owner, _meta, _spec, c in server_pods(case, r):
+            req, lim = k.gpu_count(c, gpu_resource(case))
+            name = owner["metadata"]["name"]
+            yield req == lim, f"{name}: GPU request {req} != limit {lim}"
+            yield str(lim) == str(want), f"{name}: {lim} GPUs, values ask for {want}"
+            yield int(lim or 0) >= tp, f"{name}: {lim} GPUs for tensor-parallel size {tp}"
+            yield k.flag(c.get("args", []), "--tensor-parallel-size") == str(tp), f"{name}: TP flag != {tp}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_grace_period_covers_prestop_plus_shutdown_timeout_and_spot_fits_its_notice() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        v = values(case)
+        provider = dig(v, "capacityType.provider")
+        notice = dig(v, "capacityType.spotNoticeSeconds") or SPOT_NOTICE.get(provider)
+        for owner, meta, spec, c in server_pods(case, r):
+            name = owner["metadata"]["name"]
+            grace = int(spec.get("terminationGracePeriodSeconds", 30))
+            pre = k.prestop_seconds(c)
+            shutdown = int(k.flag(c.get("args", []), "--shutdown-timeout") or 0)
+            yield grace >= pre + shutdown, f"{name}: grace {grace} < preStop {pre} + shutdown {shutdown}"
+            d = drain(case, pool_key(meta) or "onDemand")
+            yield pre == d["preStopSleepSeconds"], f"{name}: preStop {pre} != {d['preStopSleepSeconds']}"
+            yield shutdown == d["shutdownTimeoutSeconds"], f"{name}: --shutdown-timeout {shutdown}"
+            if pool_key(meta) == "spot" and notice:
+                yield (
+                    grace <= int(notice),
+                    f"{name}: spot grace {grace}s exceeds the {notice}s reclaim notice",
+                )
+
+    assert_sweep(*sweep(check))
+
+
+def _workloads(r: Rendered) -> list[tuple[dict, dict]]:
+    return [(owner, meta) for owner, meta, _spec in k.pod_specs(r.objects) if owner["kind"] != "Pod"]
+
+
+def test_each_deployment_selector_matches_its_own_pods_and_no_other_pool() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        workloads = _workloads(r)
+        for owner, _meta in workloads:
+            sel = owner["spec"]["selector"]
+            hits = [o["metadata"]["name"] for o, m in workloads if k.selector_matches(sel, k.labels(m))]
+            yield hits == [owner["metadata"]["name"]], f"{owner['metadata']['name']} selector matches {hits}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_pdbs_select_exactly_one_pool() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        workloads = _workloads(r)
+        for pdb in r.of_kind("PodDisruptionBudget"):
+            sel = pdb["spec"]["selector"]
+            hits = [o["metadata"]["name"] for o, m in workloads if k.selector_matches(sel, k.labels(m))]
+            yield len(hits) == 1, f"PDB {pdb['metadata']['name']} selects {hits}"
+            spec = pdb["spec"]
+            yield (
+                ("minAvailable" in spec) != ("maxUnavailable" in spec),
+                f"PDB {pdb['metadata']['name']}: {spec}",
+            )
+
+    assert_sweep(*sweep(check))
+
+
+def _scalers(r: Rendered) -> list[tuple[dict, dict]]:
+    """(scaler, its scaleTargetRef) of every ScaledObject and HPA."""
+    return [
+        (o, o["spec"]["scaleTargetRef"])
+        for o in r.objects
+        if o["kind"] in ("ScaledObject", "HorizontalPodAutoscaler")
+    ]
+
+
+def test_every_autoscaler_targets_one_rendered_pool_deployment_and_each_pool_has_at_most_one() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        deployments = {d["metadata"]["name"] for d in r.of_kind("Deployment")}
+        targets = []
+        for scaler, ref in _scalers(r):
+            name = f"{scaler['kind']} {scaler['metadata']['name']}"
+            yield ref.get("kind", "Deployment") == "Deployment", f"{name} targets a {ref.get('kind')}"
+            yield (
+                ref["name"] in deployments,
+                f"{name} targets {ref['name']}, not one of {sorted(deployments)}",
+            )
+            targets.append(ref["name"])
+        yield len(targets) == len(set(targets)), f"a Deployment has several autoscalers: {targets}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_autoscaler_bounds_are_ordered_and_keep_a_warm_replica_unless_asked() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        v = values(case)
+        by_deploy = {d["metadata"]["name"]: d for d in r.of_kind("Deployment")}
+        for scaler, ref in _scalers(r):
+            spec = scaler["spec"]
+            lo = spec.get("minReplicaCount", spec.get("minReplicas", 1))
+            hi = spec.get("maxReplicaCount", spec.get("maxReplicas"))
+            name = f"{scaler['kind']} {scaler['metadata']['name']}"
+            yield hi is not None and 0 <= lo <= hi, f"{name}: min {lo} max {hi}"
+            target = by_deploy.get(ref["name"])
+            pool = pool_key(target["spec"]["template"]["metadata"]) if target else None
+            asked = dig(v, f"pools.{pool}.minReplicas", 1)
+            yield lo == asked, f"{name}: min {lo}, values ask {asked}"
+
+    assert_sweep(*sweep(check))
+
+
+def _prometheus_triggers(r: Rendered) -> Iterator[tuple[dict, dict]]:
+    for so in r.of_kind("ScaledObject"):
+        for t in so["spec"].get("triggers", []):
+            if t["type"] == "prometheus":
+                yield so, t
+
+
+def test_keda_thresholds_are_in_range_and_paired_with_the_right_metric_type() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for so, t in _prometheus_triggers(r):
+            name, query = so["metadata"]["name"], t["metadata"]["query"]
+            threshold = float(t["metadata"]["threshold"])
+            metric_type = t.get("metricType", "AverageValue")
+            if "vllm:kv_cache_usage_perc" in query:
+                yield (
+                    0 < threshold <= 1,
+                    f"{name}: KV-cache threshold {threshold} is not a fraction in (0, 1]",
+                )
+                # a mean of usage is a target mean: Value; AverageValue would divide it by the replica count
+                yield metric_type == "Value", f"{name}: KV-cache average with metricType {metric_type}"
+            if "vllm:num_requests_waiting" in query:
+                yield threshold > 0, f"{name}: queue threshold {threshold}"
+                yield metric_type == "AverageValue", f"{name}: queue sum with metricType {metric_type}"
+            activation = t["metadata"].get("activationThreshold")
+            if activation is not None:
+                yield float(activation) >= 0, f"{name}: activationThreshold {activation}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_hpa_targets_vllm_metrics_never_cpu_and_the_kv_target_is_a_fraction() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for hpa in r.of_kind("HorizontalPodAutoscaler"):
+            name = hpa["metadata"]["name"]
+            for m in hpa["spec"].get("metrics", []):
+                yield m["type"] in ("External", "Pods", "Object"), f"{name}: scales on {m['type']} metrics"
+                source = m.get("external") or m.get("pods") or m.get("object") or {}
+                metric, target = source.get("metric", {}).get("name", ""), source.get("target", {})
+                if "kv_cache" in metric:
+                    raw = str(target.get("value") or target.get("averageValue"))
+                    number = float(raw[:-1]) / 1000 if raw.endswith("m") else float(raw)
+                    yield 0 < number <= 1, f"{name}: KV-cache target {raw} is not a fraction"
+
+    assert_sweep(*sweep(check))
+
+
+VLLM_SELECTOR = re.compile(r"(vllm:[a-zA-Z_:]+)(\{[^}]*\})?")
+
+
+def _queries(r: Rendered) -> Iterator[tuple[str, str]]:
+    """(where, PromQL) of every query the chart ships: KEDA triggers and PrometheusRule expressions."""
+    for so, t in _prometheus_triggers(r):
+        yield f"ScaledObject {so['metadata']['name']}", t["metadata"]["query"]
+    for rule_obj in r.of_kind("PrometheusRule"):
+        for group in rule_obj["spec"].get("groups", []):
+            for rule in group.get("rules", []):
+                yield f"PrometheusRule {rule.get('alert') or rule.get('record')}", str(rule["expr"])
+
+
+def test_every_vllm_metric_in_a_query_is_scoped_to_the_release() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        if dig(values(case), "autoscaling.scopeMatchers"):
+            return  # user-supplied matchers are the user's scope
+        for where, query in _queries(r):
+            for metric, matchers in VLLM_SELECTOR.findall(query):
+                yield (
+                    f'namespace="{NAMESPACE}"' in matchers,
+                    f"{where}: {metric}{matchers} not scoped to namespace",
+                )
+                yield RELEASE in matchers, f"{where}: {metric}{matchers} not scoped to release {RELEASE!r}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_no_query_uses_a_removed_or_deprecated_vllm_metric() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for where, query in _queries(r):
+            yield not any(m in query for m in REMOVED_METRICS), f"{where}: {query}"
+        for cm in r.of_kind("ConfigMap"):
+            text = str(cm.get("data", {}))
+            yield not any(m in text for m in REMOVED_METRICS), f"ConfigMap {cm['metadata']['name']}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_every_object_and_pod_template_carries_the_standard_labels() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for o in r.objects:
+            lab = k.labels(o["metadata"])
+            name = f"{o['kind']} {o['metadata']['name']}"
+            yield (
+                all(key in lab for key in STANDARD_LABELS),
+                f"{name} lacks {set(STANDARD_LABELS) - set(lab)}",
+            )
+            yield lab.get("app.kubernetes.io/instance") == RELEASE, f"{name}: instance {lab}"
+            yield lab.get("app.kubernetes.io/managed-by") == "Helm", f"{name}: managed-by {lab}"
+        for owner, meta, _spec in k.pod_specs(r.objects):
+            if owner["kind"] != "Pod":
+                lab = k.labels(meta)
+                missing = set(STANDARD_LABELS) - set(lab)
+                yield not missing, f"pod template of {owner['metadata']['name']} lacks {missing}"
+
+    assert_sweep(*sweep(check))
+
+
+def _selectors(r: Rendered) -> Iterator[tuple[str, dict[str, Any]]]:
+    for o in r.objects:
+        name, spec = f"{o['kind']} {o['metadata']['name']}", o.get("spec") or {}
+        if o["kind"] in k.WORKLOAD_KINDS | {"PodDisruptionBudget", "ServiceMonitor", "PodMonitor"}:
+            yield name, spec.get("selector") or {}
+        if o["kind"] == "Service" and spec.get("selector"):
+            yield name, {"matchLabels": spec["selector"]}
+        if o["kind"] == "NetworkPolicy":
+            yield name, spec.get("podSelector") or {}
+    for owner, _meta, spec in k.pod_specs(r.objects):
+        for c in spec.get("topologySpreadConstraints") or []:
+            yield f"spread of {owner['metadata']['name']}", c.get("labelSelector") or {}
+
+
+def test_selectors_never_use_version_or_chart_labels() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for where, sel in _selectors(r):
+            yield not (k.selector_keys(sel) & UNSTABLE_SELECTOR_LABELS), f"{where} selects on {sel}"
+            yield bool(k.selector_keys(sel)), f"{where} has an empty selector (matches every pod)"
+
+    assert_sweep(*sweep(check))
+
+
+def test_no_image_uses_latest_or_an_implicit_tag() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for owner, image in k.images(r.objects):
+            tag = image.rsplit("/", 1)[-1].partition(":")[2]
+            pinned = "@sha256:" in image or (tag and tag != "latest")
+            yield bool(pinned), f"{owner['kind']} {owner['metadata']['name']}: image {image}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_server_pods_disable_service_links_and_mount_a_memory_dev_shm() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for owner, _meta, spec, c in server_pods(case, r):
+            name = owner["metadata"]["name"]
+            yield spec.get("enableServiceLinks") is False, f"{name}: enableServiceLinks is not false"
+            mount = k.mount_at(c, "/dev/shm")
+            vol = k.volume(spec, mount["name"]) if mount else None
+            medium = ((vol or {}).get("emptyDir") or {}).get("medium")
+            yield medium == "Memory", f"{name}: /dev/shm is {vol}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_all_three_probes_hit_health_on_the_server_port() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for owner, _meta, _spec, c in server_pods(case, r):
+            ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                get = (c.get(probe) or {}).get("httpGet") or {}
+                port = ports.get(get.get("port"), get.get("port"))
+                where = f"{owner['metadata']['name']} {probe}"
+                yield get.get("path") == "/health", f"{where}: path {get.get('path')}"
+                yield port == int(dig(values(case), "vllm.port", 8000)), f"{where}: port {get.get('port')}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_prefix_caching_flag_follows_the_three_state_value_and_is_absent_when_unset() -> None:
+    expected = {None: set(), True: {"--enable-prefix-caching"}, False: {"--no-enable-prefix-caching"}}
+
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        want = expected[dig(values(case), "vllm.prefixCaching")]
+        extra = set(dig(values(case), "vllm.extraArgs", []) or [])
+        for owner, _meta, _spec, c in server_pods(case, r):
+            flags = {a for a in c.get("args", []) if "prefix-caching" in a} - extra
+            yield flags == want, f"{owner['metadata']['name']}: prefix-caching flags {flags}, want {want}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_server_runs_the_image_entrypoint_with_model_first_and_named_flags() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        v = values(case)
+        for owner, _meta, _spec, c in server_pods(case, r):
+            name, args = owner["metadata"]["name"], c.get("args", [])
+            yield not c.get("command") or bool(v.get("command")), f"{name}: command {c.get('command')}"
+            yield bool(args) and args[0] == dig(v, "model.name"), f"{name}: first arg {args[:1]}"
+            served = list(dig(v, "model.servedModelName", []) or [])
+            yield k.flag_values(args, "--served-model-name") == served, f"{name}: served names vs {served}"
+            yield k.flag(args, "--port") in (None, str(dig(v, "vllm.port"))), f"{name}: --port"
+            for field, flag_name in (
+                ("model.maxModelLen", "--max-model-len"),
+                ("vllm.maxNumSeqs", "--max-num-seqs"),
+                ("model.revision", "--revision"),
+                ("model.quantization", "--quantization"),
+            ):
+                want = dig(v, field)
+                got = k.flag(args, flag_name)
+                yield (
+                    got == (str(want) if want not in (None, "") else None),
+                    f"{name}: {flag_name} {got} != {want}",
+                )
+
+    assert_sweep(*sweep(check))
+
+
+def test_secrets_reach_the_server_by_reference_and_every_reference_resolves() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        v = values(case)
+        rendered = {s["metadata"]["name"] for s in r.of_kind("Secret")}
+        existing = {dig(v, "auth.existingSecret"), dig(v, "huggingface.existingSecret")} - {None, ""}
+        for owner, _meta, _spec, c in server_pods(case, r):
+            env = {e["name"]: e for e in c.get("env", [])}
+            name = owner["metadata"]["name"]
+            for var in ("VLLM_API_KEY", "HF_TOKEN"):
+                if var in env:
+                    ref = (env[var].get("valueFrom") or {}).get("secretKeyRef") or {}
+                    yield "value" not in env[var], f"{name}: {var} given as a literal"
+                    yield ref.get("name") in rendered | existing, f"{name}: {var} from missing Secret {ref}"
+            yield (
+                ("VLLM_API_KEY" in env) == bool(dig(v, "auth.enabled")),
+                f"{name}: VLLM_API_KEY vs auth.enabled",
+            )
+
+    assert_sweep(*sweep(check))
+
+
+def test_every_mount_has_a_volume_and_every_claim_is_rendered_or_named_by_the_user() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        claims = {p["metadata"]["name"] for p in r.of_kind("PersistentVolumeClaim")}
+        claims.add(dig(values(case), "modelCache.existingClaim.name"))
+        for owner, _meta, spec in k.pod_specs(r.objects):
+            name = owner["metadata"]["name"]
+            for c in spec.get("containers", []):
+                for m in c.get("volumeMounts") or []:
+                    yield k.volume(spec, m["name"]) is not None, f"{name}: mount {m['name']} has no volume"
+            for vol in spec.get("volumes") or []:
+                if "persistentVolumeClaim" in vol:
+                    claim = vol["persistentVolumeClaim"]["claimName"]
+                    yield claim in claims, f"{name}: claim {claim} neither rendered nor the existing claim"
+
+    assert_sweep(*sweep(check))
+
+
+def test_read_only_root_leaves_home_cache_and_tmp_writable() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for owner, _meta, _spec, c in server_pods(case, r):
+            if not (c.get("securityContext") or {}).get("readOnlyRootFilesystem"):
+                continue
+            env = {e["name"]: e.get("value") for e in c.get("env", [])}
+            mounts = [m for m in c.get("volumeMounts") or [] if not m.get("readOnly")]
+            for path in ("/tmp", env.get("HOME"), env.get("HF_HOME")):
+                if path is None:
+                    continue
+                covered = any(
+                    path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")
+                    for m in mounts
+                )
+                ro_cache = path == env.get("HF_HOME") and dig(
+                    values(case), "modelCache.existingClaim.readOnly"
+                )
+                yield (
+                    covered or bool(ro_cache),
+                    f"{owner['metadata']['name']}: {path} is on the read-only root",
+                )
+
+    assert_sweep(*sweep(check))
+
+
+def _service_port_names(svc: dict[str, Any]) -> set[Any]:
+    return {p.get("name") for p in svc["spec"]["ports"]} | {p["port"] for p in svc["spec"]["ports"]}
+
+
+def test_service_selects_every_pool_and_monitors_and_routes_point_at_real_ports() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        services = {s["metadata"]["name"]: s for s in r.of_kind("Service")}
+        pods = [(owner, meta, spec, c) for owner, meta, spec, c in server_pods(case, r)]
+        serving = [s for s in services.values() if s["spec"].get("selector")]
+        for svc in serving:
+            for owner, meta, _spec, _c in pods:
+                hit = k.selector_matches({"matchLabels": svc["spec"]["selector"]}, k.labels(meta))
+                yield hit, f"Service {svc['metadata']['name']} misses {owner['metadata']['name']}"
+        for sm in r.of_kind("ServiceMonitor"):
+            hits = [
+                s
+                for s in services.values()
+                if k.selector_matches(sm["spec"]["selector"], k.labels(s["metadata"]))
+            ]
+            yield bool(hits), f"ServiceMonitor {sm['metadata']['name']} selects no Service"
+            for ep in sm["spec"]["endpoints"]:
+                yield all(ep.get("port") in _service_port_names(s) for s in hits), f"ServiceMonitor port {ep}"
+        for pm in r.of_kind("PodMonitor"):
+            hits = [(o, c) for o, m, _s, c in pods if k.selector_matches(pm["spec"]["selector"], k.labels(m))]
+            yield (
+                len(hits) == len(pods),
+                f"PodMonitor {pm['metadata']['name']} selects {len(hits)}/{len(pods)}",
+            )
+            for ep in pm["spec"]["podMetricsEndpoints"]:
+                names = [{p.get("name") for p in c.get("ports", [])} for _o, c in hits]
+                yield all(ep.get("port") in n for n in names), f"PodMonitor port {ep.get('port')}"
+        for ing in r.of_kind("Ingress"):
+            for rule in ing["spec"].get("rules", []):
+                for path in rule["http"]["paths"]:
+                    backend = path["backend"]["service"]
+                    svc = services.get(backend["name"])
+                    port = backend["port"].get("name", backend["port"].get("number"))
+                    yield svc is not None and port in _service_port_names(svc), f"Ingress backend {backend}"
+        for route in r.of_kind("HTTPRoute"):
+            for rule in route["spec"].get("rules", []):
+                for ref in rule.get("backendRefs", []):
+                    svc = services.get(ref["name"])
+                    yield (
+                        svc is not None and ref.get("port") in _service_port_names(svc),
+                        f"HTTPRoute backend {ref}",
+                    )
+
+    assert_sweep(*sweep(check))
+
+
+def test_network_policy_covers_the_server_pods_and_admits_the_api_port() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        pods = list(server_pods(case, r))
+        for np in r.of_kind("NetworkPolicy"):
+            spec = np["spec"]
+            hits = [o for o, m, _s, _c in pods if k.selector_matches(spec["podSelector"], k.labels(m))]
+            yield (
+                len(hits) == len(pods),
+                f"NetworkPolicy {np['metadata']['name']} covers {len(hits)}/{len(pods)}",
+            )
+            yield "Ingress" in spec.get("policyTypes", ["Ingress"]), "NetworkPolicy does not govern ingress"
+            port = int(dig(values(case), "vllm.port", 8000))
+            allowed = {p.get("port") for rule in spec.get("ingress", []) for p in rule.get("ports") or []}
+            yield bool(allowed & {port, "http"}), f"NetworkPolicy admits ports {allowed}, not {port}"
+
+    assert_sweep(*sweep(check))
