@@ -37,9 +37,9 @@ and the chart fails once, each sentence naming the keys and the fix. deployment.
 {{- $sizing := .Files.Get "files/sizing.yaml" | fromYaml }}
 {{- $model := get $sizing.models $v.model.name }}
 {{- $gpu := get $sizing.gpus $v.gpu.type }}
-{{- if and $model $gpu (lt $gpus $tp | not) }}
-{{- $quant := default (get $model "quantization" | default "") $v.model.quantization }}
+{{- $quant := default (get ($model | default dict) "quantization" | default "") $v.model.quantization }}
 {{- $q := get $sizing.quantizations $quant }}
+{{- if and $model $gpu (ge $gpus $tp) (or (not $quant) $q) }}
 {{- $dtype := $v.model.dtype }}
 {{- if eq $dtype "auto" }}{{ $dtype = $model.dtype }}{{ if and (eq $dtype "bfloat16") (not $gpu.bf16) }}{{ $dtype = "float16" }}{{ end }}{{ end }}
 {{- $act := ternary 4 2 (has $dtype (list "float" "float32")) }}
