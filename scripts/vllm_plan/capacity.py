@@ -1,13 +1,16 @@
 """What one replica sustains within an SLO: the simulator's step timing applied to a steady batch.
 
 The simulator times one engine step (`vllm_sim.timing.TimingModel.step_seconds`); this adapter asks it
-about the steady state of continuous batching at each batch size B:
+about the steady state of continuous batching at each batch size B, over one request lifetime (a
+window of `output` decode steps in which B requests finish and B new prompts are prefilled):
 
-* every step decodes one token for each of B running sequences (mean context = input + output / 2), and
-  prefills B / output new prompts on average (so as many requests start as finish); the step time is
-  the inter-token latency and B / output / step time is the request rate;
-* time to first token = the step in flight, then the prompt's prefill in chunks of the token budget left
-  beside B decodes (max-num-batched-tokens - B), each chunk one step;
+* every step decodes one token for each of the B running sequences (mean context = input + output / 2);
+* the B new prompts are prefilled in chunks of the token budget left beside the decodes
+  (max-num-batched-tokens - B); a step that carries a chunk is slower (prefill is compute-bound), so
+  prefill steps and plain decode steps are timed separately and the window is their sum. When there are
+  more chunks than steps, every step carries prefill and the window stretches to fit the budget;
+* inter-token latency = window time / steps, request rate = B / window time, time to first token =
+  the step in flight plus the prompt's own chunks;
 * B is bounded by max-num-seqs and by the KV cache holding B whole requests (input + output tokens,
   rounded up to blocks), so the plan never relies on preemption.
 
@@ -27,15 +30,28 @@ from vllm_plan.sizing import FitReport
 from vllm_plan.traffic import TrafficProfile
 
 
-def _decode_step(timing: TimingModel, batch: int, traffic: TrafficProfile) -> float:
-    """Mean step time with `batch` decodes plus the prefill share that keeps the batch full."""
+def _step(timing: TimingModel, batch: int, context: float, prefill: float, prompt: int) -> float:
+    """One step: `batch` decodes at mean `context`, plus `prefill` prompt tokens (mid-prompt on average)."""
+    pairs = batch * context + prefill * (prompt + 1) / 2
+    kv_read = batch * context + prefill + prompt / 2 if prefill else batch * context
+    return timing.step_seconds(round(batch + prefill), round(pairs), round(kv_read), batch)
+
+
+def _window(timing: TimingModel, batch: int, budget: int, traffic: TrafficProfile) -> tuple[float, float]:
+    """(seconds, steps) of one request lifetime at a full batch of `batch` sequences."""
     prompt, output = traffic.mean_input_tokens, traffic.mean_output_tokens
     context = prompt + output / 2
-    starts = batch / output  # prompts prefilled per step in the steady state
-    new_tokens = batch + starts * prompt
-    pairs = batch * context + starts * prompt * (prompt + 1) / 2
-    kv_read = batch * context + starts * prompt
-    return timing.step_seconds(round(new_tokens), round(pairs), round(kv_read), batch)
+    room = max(1, budget - batch)  # prompt tokens a step can take beside the decodes
+    chunks_per_prompt = math.ceil(prompt / room)
+    prefill_steps = batch * chunks_per_prompt
+    if prefill_steps <= output:  # prompts take turns: some steps carry a chunk, the rest only decode
+        chunk = prompt / chunks_per_prompt
+        seconds = prefill_steps * _step(timing, batch, context, chunk, prompt)
+        seconds += (output - prefill_steps) * _step(timing, batch, context, 0, prompt)
+        return seconds, output
+    per_step = min(room, batch * prompt / output)  # every step carries prefill
+    steps = batch * prompt / per_step
+    return steps * _step(timing, batch, context, per_step, prompt), steps
 
 
 def _time_to_first_token(timing: TimingModel, batch: int, budget: int, prompt: int, step: float) -> float:
@@ -67,7 +83,8 @@ def replica_capacity(fit: FitReport, traffic: TrafficProfile) -> ReplicaCapacity
     )
     best: ReplicaCapacity | None = None
     for batch in range(1, limit + 1):
-        step = _decode_step(timing, batch, traffic)
+        seconds, steps = _window(timing, batch, memory.max_num_batched_tokens, traffic)
+        step = seconds / steps
         ttft = _time_to_first_token(
             timing, batch, memory.max_num_batched_tokens, traffic.mean_input_tokens, step
         )
@@ -85,7 +102,7 @@ def replica_capacity(fit: FitReport, traffic: TrafficProfile) -> ReplicaCapacity
                 )
             return replace(best, limited_by=" and ".join(missed))
         best = ReplicaCapacity(
-            requests_per_second=batch / traffic.mean_output_tokens / step,
+            requests_per_second=batch / seconds,
             batch_size=batch,
             time_to_first_token_s=ttft,
             inter_token_latency_s=step,
