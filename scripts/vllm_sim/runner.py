@@ -1,0 +1,117 @@
+"""The engine on the wall clock: one asyncio task steps every running sequence per tick.
+
+Each step's model time (x VLLM_SIM_TIME_SCALE) is slept on an ideal timeline that never drifts; when the
+process falls behind (CPU-bound), steps run back to back and the lag (delivery time minus the ideal
+time) is recorded as the simulator's own added latency. Streams wake once per step, not per token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import deque
+from collections.abc import AsyncIterator
+
+from vllm_sim.engine import FINISHED, Engine, Request
+
+
+class AsyncEngine:
+    def __init__(self, engine: Engine, time_scale: float) -> None:
+        self.engine = engine
+        self.time_scale = time_scale
+        self.extra_step_seconds = 0.0  # /sim/latency: added to every step
+        self.lag: deque[float] = deque(maxlen=200_000)
+        self.steps = 0
+        self._events: dict[str, asyncio.Event] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="vllm-sim-engine")
+
+    @property
+    def alive(self) -> bool:
+        """False once the engine loop died (vLLM's /health then answers 503)."""
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    async def _run(self) -> None:
+        engine, loop = self.engine, self._loop
+        ideal = loop.time()
+        while True:
+            step = engine.schedule() if engine.has_work() else None
+            if step is None:
+                self._wake.clear()
+                await self._wake.wait()
+                ideal = loop.time()
+                continue
+            ideal += step.duration * self.time_scale + self.extra_step_seconds
+            delay = ideal - loop.time()
+            # Always yield once, so HTTP handlers run even when the simulator is behind.
+            await asyncio.sleep(max(0.0, delay))
+            now = loop.time()
+            self.lag.append(max(0.0, now - ideal))
+            self.steps += 1
+            events = self._events
+            for req in engine.complete(step, now):
+                event = events.get(req.request_id)
+                if event is not None:
+                    event.set()
+
+    def submit(self, req: Request) -> asyncio.Event:
+        event = asyncio.Event()
+        self._events[req.request_id] = event
+        self.engine.add_request(req, self.now())
+        self._wake.set()
+        return event
+
+    def abort(self, req: Request) -> None:
+        self._events.pop(req.request_id, None)
+        if req.status != FINISHED:
+            self.engine.abort(req.request_id, self.now())
+
+    def abort_all(self) -> None:
+        for req in self.engine.abort_all(self.now()):
+            event = self._events.get(req.request_id)
+            if event is not None:
+                event.set()
+
+    async def stream(self, req: Request) -> AsyncIterator[int]:
+        """Yield the number of output pieces available each time the request moves; ends at finish.
+
+        Closing the iterator early (client gone) aborts the request and frees its KV blocks.
+        """
+        event = self.submit(req)
+        try:
+            while True:
+                await event.wait()
+                event.clear()
+                yield len(req.output)
+                if req.status == FINISHED:
+                    return
+        finally:
+            self.abort(req)
+
+    async def run_to_end(self, req: Request) -> Request:
+        async for _ in self.stream(req):
+            pass
+        return req
+
+    def lag_stats(self) -> dict[str, float]:
+        samples = sorted(self.lag)
+        if not samples:
+            return {"samples": 0, "p50_s": 0.0, "p99_s": 0.0, "max_s": 0.0}
+        return {
+            "samples": len(samples),
+            "p50_s": statistics.median(samples),
+            "p99_s": samples[min(len(samples) - 1, int(len(samples) * 0.99))],
+            "max_s": samples[-1],
+        }

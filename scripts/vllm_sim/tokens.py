@@ -1,0 +1,121 @@
+"""A cheap, consistent stand-in for a tokenizer and a sampler.
+
+One token is four characters of text, everywhere: prompt token counts, the KV-cache block hashes
+(a block of 16 tokens is 64 characters) and generated text (each generated token is one 4-character
+piece). So counts agree across the API, the engine and the metrics, and re-sending a generated text
+as a prompt counts the same tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+
+CHARS_PER_TOKEN = 4
+# Generated "tokens": fixed-width pieces so that len(text) / 4 == token count.
+PIECES = tuple(
+    f" {w}"
+    for w in [
+        "the",
+        "and",
+        "for",
+        "you",
+        "are",
+        "not",
+        "can",
+        "was",
+        "all",
+        "any",
+        "her",
+        "was",
+        "one",
+        "our",
+        "out",
+        "day",
+        "get",
+        "has",
+        "him",
+        "his",
+        "how",
+        "man",
+        "new",
+        "now",
+        "old",
+        "see",
+        "two",
+        "way",
+        "who",
+        "boy",
+        "did",
+        "its",
+        "let",
+        "put",
+        "say",
+        "she",
+        "too",
+        "use",
+        "sim",
+        "gpu",
+        "kvc",
+        "tok",
+        "bat",
+        "map",
+        "run",
+        "fit",
+        "box",
+        "key",
+        "log",
+        "net",
+        "row",
+        "set",
+        "sum",
+        "top",
+        "web",
+        "yes",
+    ]
+)
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in a text (at least one for a non-empty text)."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def block_hashes(text: str, block_size: int) -> list[int]:
+    """Chained hashes of the text's full KV blocks: equal prefixes give equal leading hashes."""
+    width = block_size * CHARS_PER_TOKEN
+    hashes: list[int] = []
+    parent = 0
+    for start in range(0, len(text) - width + 1, width):
+        parent = hash((parent, text[start : start + width]))
+        hashes.append(parent)
+    return hashes
+
+
+def stable_seed(*parts: object) -> int:
+    """A seed that is the same in every process (str hash() is salted per process)."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+class Sampler:
+    """Deterministic output for one request: its natural length (where it would emit EOS) and pieces."""
+
+    __slots__ = ("_rng", "natural_length")
+
+    def __init__(self, seed: int, mean_log_length: float = 4.5) -> None:
+        self._rng = random.Random(seed)
+        # Lognormal lengths (median ~90 tokens, long tail) like chat answers.
+        self.natural_length = max(1, int(self._rng.lognormvariate(mean_log_length, 0.9)))
+
+    def next_piece(self) -> str:
+        return PIECES[int(self._rng.random() * len(PIECES))]
+
+
+def embedding(text: str, dims: int) -> list[float]:
+    """A deterministic unit vector for a text."""
+    rng = random.Random(stable_seed("embed", text))
+    vec = [rng.gauss(0.0, 1.0) for _ in range(dims)]
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    return [v / norm for v in vec]
