@@ -172,3 +172,21 @@ def test_values_snippet_uses_the_charts_own_key_names(plan) -> None:
             "--json",
         ).json()["sequences_at_context"]
     )
+
+
+def _documented_check(preset: Path) -> list[str] | None:
+    """The `Check: vllm-plan ...` command a preset's header documents, as an argument list."""
+    match = re.search(r"Check: vllm-plan (.+)$", preset.read_text(), re.MULTILINE)
+    return match.group(1).split() if match else None
+
+
+CHECKED_AT_A_CONTEXT = [p for p in PRESETS if "--context-length" in (_documented_check(p) or [])]
+
+
+@pytest.mark.parametrize("preset", CHECKED_AT_A_CONTEXT, ids=[p.stem for p in CHECKED_AT_A_CONTEXT])
+def test_presets_max_num_seqs_fits_the_kv_cache_at_their_documented_context(plan, preset: Path) -> None:
+    argv = _documented_check(preset)
+    assert argv is not None
+    report = plan(*[str(preset) if a == f"values/{preset.name}" else a for a in argv], "--json").json()
+    assert report["fits"] is True
+    assert report["max_num_seqs"] <= report["sequences_at_context"], report["warnings"]

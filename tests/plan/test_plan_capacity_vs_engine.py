@@ -1,0 +1,93 @@
+"""The planner's replica rate is what the simulator's own engine delivers on a virtual clock.
+
+The planner sizes replicas from the simulator's step timing in closed form (vllm_plan.capacity); here the
+simulator's engine (scheduler, block pool, same TimingModel) runs that batch for real, closed-loop, and
+its measured request rate and inter-token latency must match the planner's within 15 %.
+"""
+
+from __future__ import annotations
+
+import pytest
+from vllm_plan.capacity import replica_capacity
+from vllm_plan.request import PlanRequest
+from vllm_plan.sizing import assess
+from vllm_plan.traffic import Slo, TrafficProfile
+from vllm_sim.engine import FINISHED, Engine, EngineConfig, Request
+from vllm_sim.timing import TimingModel
+
+CASES = {
+    "awq-7b-on-t4": PlanRequest(
+        model="TheBloke/Mistral-7B-Instruct-v0.2-AWQ", gpu="T4", max_model_len=4096, dtype="half"
+    ),
+    "llama-8b-on-l4": PlanRequest(model="meta-llama/Llama-3.1-8B-Instruct", gpu="L4", max_model_len=8192),
+    "qwen-0.5b-on-l4": PlanRequest(model="Qwen/Qwen2.5-0.5B-Instruct", gpu="L4", max_model_len=4096),
+}
+
+
+def _traffic(prompt: int, output: int) -> TrafficProfile:
+    return TrafficProfile(
+        name="engine-check",
+        requests_per_second=(1.0,) * 24,
+        mean_input_tokens=prompt,
+        mean_output_tokens=output,
+        slo=Slo(time_to_first_token_s=2.0, inter_token_latency_s=0.1),
+        target_utilization=1.0,
+        min_replicas=1,
+    )
+
+
+def _closed_loop(
+    engine: Engine, prompt: int, output: int, batch: int, completions: int
+) -> tuple[float, float]:
+    """Keep `batch` requests in flight; measure (requests/s, mean step s) after the first `batch` finish."""
+    serial = 0
+
+    def submit(now: float, max_tokens: int) -> None:
+        nonlocal serial
+        serial += 1
+        text = f"{serial:08d}" + "x" * (4 * prompt - 8)  # `prompt` tokens at 4 characters each
+        engine.add_request(Request(str(serial), text, max_tokens, seed=serial, ignore_eos=True), now)
+
+    now, done, window_start, steps, step_time = 0.0, 0, None, 0, 0.0
+    for i in range(batch):
+        submit(now, 1 + i * output // batch)
+    while done < batch + completions:
+        step = engine.schedule()
+        assert step is not None
+        now += step.duration
+        finished = [r for r in engine.complete(step, now) if r.status == FINISHED]
+        if window_start is not None:
+            steps += 1
+            step_time += step.duration
+        for _ in finished:
+            done += 1
+            if done == batch:
+                window_start = now
+            submit(now, output)
+    assert window_start is not None
+    return completions / (now - window_start), step_time / steps
+
+
+@pytest.mark.parametrize(("prompt", "output"), [(512, 128), (2000, 100)], ids=["chat", "long-prompt"])
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_planned_replica_rate_matches_the_simulator_engine(case: str, prompt: int, output: int) -> None:
+    fit = assess(CASES[case])
+    capacity = replica_capacity(fit, _traffic(prompt, output))
+    memory = fit.memory
+    engine = Engine(
+        EngineConfig(
+            num_blocks=memory.num_blocks,
+            block_size=memory.block_size,
+            max_num_seqs=capacity.batch_size,
+            max_num_batched_tokens=memory.max_num_batched_tokens,
+            max_model_len=memory.max_model_len,
+            timing=TimingModel.build(fit.model_spec, fit.gpu_spec, memory),
+            enable_prefix_caching=False,
+        )
+    )
+    rate, step = _closed_loop(
+        engine, prompt, output, capacity.batch_size, completions=3 * capacity.batch_size
+    )
+    assert engine.num_preemptions == 0
+    assert rate == pytest.approx(capacity.requests_per_second, rel=0.15)
+    assert step == pytest.approx(capacity.inter_token_latency_s, rel=0.15)
