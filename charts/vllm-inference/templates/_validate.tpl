@@ -153,7 +153,7 @@ and the chart fails once, each sentence naming the keys and the fix. deployment.
 {{- $e = append $e (printf "pools.%s.pdb is enabled but neither minAvailable nor maxUnavailable is set." $pool) }}
 {{- end }}
 {{- if $blocking }}
-{{- $e = append $e (printf "pools.%s.pdb (minAvailable %v, maxUnavailable %v) blocks every voluntary eviction with %d replica(s): node drains and upgrades would hang. Use maxUnavailable: 1, or set pools.%s.pdb.allowBlockingBudget: true." $pool $p.pdb.minAvailable $p.pdb.maxUnavailable $floor $pool) }}
+{{- $e = append $e (printf "pools.%s.pdb (minAvailable %v, maxUnavailable %v) blocks every voluntary eviction with %d replica(s): node drains and upgrades would hang. Use maxUnavailable: 1, or set pools.%s.pdb.allowBlockingBudget: true." $pool (toJson $p.pdb.minAvailable) (toJson $p.pdb.maxUnavailable) $floor $pool) }}
 {{- end }}
 {{- end }}
 {{- end }}
