@@ -21,34 +21,24 @@ from vllm_plan.traffic import example_traffic_path
 DOES_NOT_FIT = 1
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid positive integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _number(parse: type, low: float, high: float | None, wanted: str):
+    """An argparse `type=` that parses with `parse` and checks low <= value (<= high)."""
+
+    def check(text: str) -> float:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {wanted}: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be a {wanted}, got {value}")
+        return value
+
+    return check
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_positive_int = _number(int, 1, None, "positive integer")
+_fraction = _number(float, 0.0, 1.0, "number between 0 and 1")
+_non_negative = _number(float, 0.0, None, "number >= 0")
 
 
 def _add_deployment_flags(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from vllm_plan.cli import DOES_NOT_FIT, request_from_args
 from vllm_plan.cost import CostPlan, build_cost_plan
 from vllm_plan.cost_report import cost_json, cost_text, cost_values_snippet
 from vllm_plan.errors import PlanInputError
-from vllm_plan.fit_report import fit_text
+from vllm_plan.fit_report import fit_json, fit_text
 from vllm_plan.plot import write_cost_chart
 from vllm_plan.prices import load_price
 from vllm_plan.sizing import FitReport, assess
@@ -43,18 +43,21 @@ def _plan(args: argparse.Namespace) -> tuple[FitReport, TrafficProfile, CostPlan
     return fit, traffic, plan
 
 
+DEPLOYMENT_KEYS = (
+    "model",
+    "gpu",
+    "tensor_parallel_size",
+    "dtype",
+    "quantization",
+    "max_model_len",
+    "max_num_seqs",
+)
+
+
 def _deployment(fit: FitReport) -> dict[str, Any]:
-    m = fit.memory
-    return {
-        "model": m.model,
-        "gpu": m.gpu,
-        "tensor_parallel_size": m.tensor_parallel_size,
-        "dtype": m.dtype,
-        "quantization": m.quantization,
-        "max_model_len": m.max_model_len,
-        "max_num_seqs": m.max_num_seqs,
-        "kv_tokens": m.kv_tokens,
-    }
+    """The fit report's description of the deployment, as the cost report repeats it."""
+    report = fit_json(fit)
+    return {key: report[key] for key in (*DEPLOYMENT_KEYS, "kv_tokens")}
 
 
 def _chart_title(traffic: TrafficProfile, plan: CostPlan, fit: FitReport) -> str:

@@ -136,42 +136,15 @@ def _leaf_paths(tree: dict, prefix: tuple[str, ...] = ()) -> list[list[str]]:
 
 
 def test_values_snippet_uses_the_charts_own_key_names(plan) -> None:
-    run = plan(
-        "--model",
-        "TheBloke/Mistral-7B-Instruct-v0.2-AWQ",
-        "--gpu",
-        "T4",
-        "--max-model-len",
-        "4096",
-        "--dtype",
-        "half",
-        "--quantization",
-        "awq",
-        "--context-length",
-        "1024",
-        "--values-snippet",
-    )
+    awq_t4 = ["--model", "TheBloke/Mistral-7B-Instruct-v0.2-AWQ", "--gpu", "T4", "--max-model-len", "4096"]
+    awq_t4 += ["--dtype", "half", "--quantization", "awq", "--context-length", "1024"]
+    run = plan(*awq_t4, "--values-snippet")
     assert run.code == 0
     snippet = yaml.safe_load(run.out)
     chart = yaml.safe_load(CHART_VALUES.read_text())
     for path in _leaf_paths(snippet):
         assert _has_key(chart, path), f"{'.'.join(path)} is not a key of the chart's values.yaml"
-    assert (
-        snippet["vllm"]["maxNumSeqs"]
-        == plan(
-            "--model",
-            "TheBloke/Mistral-7B-Instruct-v0.2-AWQ",
-            "--gpu",
-            "T4",
-            "--max-model-len",
-            "4096",
-            "--dtype",
-            "half",
-            "--context-length",
-            "1024",
-            "--json",
-        ).json()["sequences_at_context"]
-    )
+    assert snippet["vllm"]["maxNumSeqs"] == plan(*awq_t4, "--json").json()["sequences_at_context"]
 
 
 def _documented_check(preset: Path) -> list[str] | None:
