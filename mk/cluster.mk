@@ -1,0 +1,27 @@
+# The local Kubernetes cluster with simulated GPU node pools (scripts/cluster, docs/cluster.md).
+.PHONY: cluster-binaries cluster-images cluster-up cluster-down demo e2e-cluster
+# E2E_TARGETS += e2e-cluster  (registered once the tier is reliable)
+
+CLUSTER_KUBECONFIG := $(ROOT)/build/cluster/kubeconfig
+
+cluster-binaries: ## Build Kubernetes, etcd, kwok, CoreDNS from the Go module proxy (cached by version)
+	@bash scripts/cluster/install-packages.sh
+	@bash scripts/cluster/build-binaries.sh
+
+cluster-images: ## Build the pause and simulator images without a registry (cached by content)
+	@bash scripts/cluster/install-packages.sh
+	@bash scripts/images/build-images.sh
+
+cluster-up: tools ## Start the local cluster (control plane, real GPU node, kwok pools); writes build/cluster/kubeconfig
+	@bash scripts/cluster/up.sh
+
+cluster-down: ## Stop the local cluster and remove its processes, mounts, namespaces, bridge and rules
+	@bash scripts/cluster/down.sh
+
+demo: cluster-up ## Local cluster + helm install (values/local-sim.yaml) + a chat completion through the Service
+	@bash scripts/cluster/demo.sh
+
+# The e2e tier: cluster up, tests, cluster down even when a test fails (the tests' status is kept).
+e2e-cluster: tools ## End-to-end tests on the local cluster (brings it up, runs tests/e2e, tears it down)
+	@rc=0; bash scripts/cluster/up.sh && KUBECONFIG=$(CLUSTER_KUBECONFIG) $(PYTEST) -q tests/e2e || rc=$$?; \
+	  bash scripts/cluster/down.sh || true; exit $$rc

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Builds the local cluster's container images without a registry or a Docker engine, as OCI archives cached
+# by a content key under $CACHE/images/:
+#   pause   localhost/vllm-inference/pause:0.1.0     Debian's static catatonit in pause mode (-P)
+#   vllm-sim localhost/vllm-inference/vllm-sim:0.1.0 debootstrap minbase + python3 + this project (pip), whose
+#                                                    `vllm` command runs `vllm-sim` (entrypoint vllm serve)
+# An archive is rebuilt only when its key changes (package sources, pyproject, this script, versions).
+# Usage: build-images.sh [pause|sim ...]   (default: both). Prints nothing else on stdout.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$ROOT/scripts/tools/versions.env"
+CACHE="${VLLM_INFERENCE_CACHE:-$HOME/.cache/vllm-inference}"
+OUT="$CACHE/images"
+SUITE=bookworm
+MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+BASE_PACKAGES=python3,python3-venv,ca-certificates
+SIM_DEPS=(pyyaml prometheus-client aiohttp) # the simulator's runtime dependencies only
+mkdir -p "$OUT"
+TMPS=()
+trap 'rm -rf "${TMPS[@]}"' EXIT
+
+log() { printf '[images] %s\n' "$*" >&2; }
+
+# key FILES...: a short content hash of the given files (- for stdin) and this script.
+SELF="$ROOT/scripts/images/build-images.sh"
+key() { cat "$SELF" "$@" | sha256sum | cut -c1-16; }
+
+# pack ROOTFS ARCHIVE TAG CONFIG_ARGS...: an OCI layout with one layer holding ROOTFS, tarred to ARCHIVE.
+pack() {
+  local rootfs=$1 archive=$2 tag=$3; shift 3
+  local work; work=$(mktemp -d -p "$OUT"); TMPS+=("$work")
+  umoci init --layout "$work/layout"
+  umoci new --image "$work/layout:$tag"
+  umoci unpack --image "$work/layout:$tag" "$work/bundle" >/dev/null
+  cp -a "$rootfs/." "$work/bundle/rootfs/"
+  umoci repack --image "$work/layout:$tag" "$work/bundle"
+  umoci config --image "$work/layout:$tag" --os linux --architecture amd64 "$@"
+  umoci gc --layout "$work/layout"
+  tar -C "$work/layout" -cf "$archive.tmp" .
+  mv "$archive.tmp" "$archive"
+  rm -rf "$work"
+}
+
+build_pause() {
+  local archive; archive="$OUT/pause-$(key /usr/bin/catatonit).oci.tar"
+  if [[ ! -f $archive ]]; then
+    log "pause: building from /usr/bin/catatonit"
+    local rootfs; rootfs=$(mktemp -d -p "$OUT"); TMPS+=("$rootfs")
+    install -m 0755 /usr/bin/catatonit "$rootfs/catatonit"
+    pack "$rootfs" "$archive" 0.1.0 --config.entrypoint /catatonit --config.entrypoint -P --config.user 65535:65535
+    rm -rf "$rootfs"
+  fi
+  ln -sfn "$archive" "$OUT/pause.oci.tar"
+}
+
+# The Debian base (minbase + python3), cached as a tarball: debootstrap is the slow step.
+base_rootfs() {
+  # Keyed by what goes into it only, so editing this script does not re-run debootstrap.
+  local tarball
+  tarball="$OUT/rootfs-$SUITE-$(printf '%s %s %s' "$SUITE" "$BASE_PACKAGES" "$MIRROR" | sha256sum | cut -c1-16).tar"
+  if [[ ! -f $tarball ]]; then
+    log "debian $SUITE minbase + $BASE_PACKAGES: debootstrap (cold: a few minutes)"
+    local rootfs; rootfs=$(mktemp -d -p "$OUT"); TMPS+=("$rootfs")
+    debootstrap --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$rootfs" "$MIRROR" >"$OUT/debootstrap.log" 2>&1 ||
+      { tail -20 "$OUT/debootstrap.log" >&2; exit 1; }
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc \
+      "$rootfs"/usr/share/man "$rootfs"/usr/share/info "$rootfs"/usr/share/locale
+    tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    rm -rf "$rootfs"
+  fi
+  printf '%s\n' "$tarball"
+}
+
+build_sim() {
+  local sources
+  sources=$(cd "$ROOT" && find pyproject.toml scripts/vllm_sim -type f \( -name '*.py' -o -name '*.yaml' \
+    -o -name '*.json' -o -name '*.toml' \) | sort)
+  local archive
+  archive="$OUT/vllm-sim-$(cd "$ROOT" && printf '%s\n' "${SIM_DEPS[*]} $BASE_PACKAGES" | key - $sources).oci.tar"
+  if [[ ! -f $archive ]]; then
+    local base; base=$(base_rootfs)
+    log "vllm-sim: building (pip install of this project into the Debian base)"
+    local rootfs; rootfs=$(mktemp -d -p "$OUT"); TMPS+=("$rootfs")
+    tar -C "$rootfs" -xf "$base"
+    # The project's pyproject + python packages (pip builds them; --no-deps keeps the planner's heavy
+    # dependencies out: the image needs only the simulator's).
+    mkdir -p "$rootfs/tmp/src"
+    cp "$ROOT/pyproject.toml" "$rootfs/tmp/src/"
+    (cd "$ROOT" && find scripts \( -name '*.py' -o -name '*.yaml' -o -name '*.json' -o -name '*.proto' \) \
+      -not -path '*/__pycache__/*' | tar -cf - -T -) | tar -C "$rootfs/tmp/src" -xf -
+    cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+    chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+      PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=180 sh -euc "
+        python3 -m venv /opt/venv
+        /opt/venv/bin/pip install --quiet ${SIM_DEPS[*]}
+        /opt/venv/bin/pip install --quiet --no-deps /tmp/src
+        rm -rf /tmp/src /root/.cache
+        printf '#!/bin/sh\n# vLLM command line, served by the simulator.\nexec /opt/venv/bin/vllm-sim \"\$@\"\n' \
+          >/usr/local/bin/vllm
+        chmod 0755 /usr/local/bin/vllm
+        echo 'vllm:x:1000:1000:vllm:/home/vllm:/bin/sh' >>/etc/passwd
+        echo 'vllm:x:1000:' >>/etc/group
+        mkdir -p /home/vllm && chown 1000:1000 /home/vllm
+      " >&2
+    : >"$rootfs/etc/resolv.conf"
+    pack "$rootfs" "$archive" 0.1.0 --config.entrypoint vllm --config.entrypoint serve --config.user 1000:1000 \
+      --config.env HOME=/home/vllm --config.env PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
+      --config.env PYTHONUNBUFFERED=1 --config.workingdir /home/vllm --config.exposedports 8000/tcp
+    rm -rf "$rootfs"
+  fi
+  ln -sfn "$archive" "$OUT/vllm-sim.oci.tar"
+}
+
+main() {
+  local what=("$@"); [[ ${#what[@]} -gt 0 ]] || what=(pause sim)
+  local w; for w in "${what[@]}"; do "build_$w"; done
+  log "ok: $(cd "$OUT" && ls -1 ./*.oci.tar | tr '\n' ' ')"
+}
+main "$@"

@@ -1,0 +1,128 @@
+"""The chart, installed with values/local-sim.yaml, serves chat completions from a GPU node and passes
+`helm test`."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+from kubernetes import client
+
+from .kube import GPU, ROOT, helm, kubeconfig, kubectl, wait_until
+
+CHART = ROOT / "charts" / "vllm-inference"
+VALUES = ROOT / "values" / "local-sim.yaml"
+
+
+def run(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
+
+
+def ready_endpoints(discovery: client.DiscoveryV1Api, ns: str, service: str) -> list[client.V1Endpoint]:
+    slices = discovery.list_namespaced_endpoint_slice(
+        ns, label_selector=f"kubernetes.io/service-name={service}"
+    )
+    return [e for s in slices.items for e in s.endpoints or [] if e.conditions and e.conditions.ready]
+
+
+@pytest.fixture(scope="module")
+def release(core: client.CoreV1Api) -> Iterator[tuple[str, str, str]]:
+    """(namespace, release, service) of the chart installed with local-sim, with a ready endpoint."""
+    ns, name = f"e2e-chart-{uuid.uuid4().hex[:6]}", "sim"
+    env_kube = ("--kubeconfig", kubeconfig())
+    out = run(
+        helm(),
+        "install",
+        name,
+        str(CHART),
+        "-n",
+        ns,
+        "--create-namespace",
+        "-f",
+        str(VALUES),
+        *env_kube,
+        timeout_s=120,
+    )
+    assert out.returncode == 0, f"helm install failed: {out.stderr}"
+    try:
+        services = core.list_namespaced_service(ns, label_selector=f"app.kubernetes.io/instance={name}").items
+        assert services, "the release created no Service"
+        service = services[0].metadata.name
+        discovery = client.DiscoveryV1Api()
+        wait_until(
+            f"a ready endpoint behind {service}", lambda: ready_endpoints(discovery, ns, service), 240, 2
+        )
+        yield ns, name, service
+    finally:
+        run(helm(), "uninstall", name, "-n", ns, "--wait", "--timeout", "120s", *env_kube, timeout_s=150)
+        core.delete_namespace(ns)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_chart_answers_a_chat_completion_from_a_pod_on_a_gpu_node(
+    core: client.CoreV1Api, release: tuple[str, str, str]
+) -> None:
+    ns, _, service = release
+    port = free_port()
+    cmd = [
+        kubectl(),
+        "--kubeconfig",
+        kubeconfig(),
+        "-n",
+        ns,
+        "port-forward",
+        f"svc/{service}",
+        f"{port}:http",
+    ]
+    forward = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def models() -> list[str] | None:
+            try:
+                return [m["id"] for m in requests.get(f"{base}/v1/models", timeout=5).json()["data"]]
+            except (requests.RequestException, ValueError):
+                return None
+
+        model = wait_until("the port-forwarded Service", models, 30)[0]
+        body = {"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "Say hello."}]}
+        reply = requests.post(f"{base}/v1/chat/completions", json=body, timeout=60)
+        assert reply.status_code == 200, reply.text
+        answer = reply.json()
+        assert answer["choices"][0]["message"]["content"]
+        assert answer["usage"]["completion_tokens"] >= 1
+    finally:
+        forward.terminate()
+        forward.wait(10)
+    # Every endpoint that can answer runs on a node that has GPUs and the GPU taint.
+    for endpoint in ready_endpoints(client.DiscoveryV1Api(), ns, service):
+        node = core.read_node(endpoint.node_name)
+        assert int(node.status.allocatable.get(GPU, "0")) >= 1
+        assert any(t.key == "gpu" and t.effect == "NoSchedule" for t in node.spec.taints or [])
+
+
+def test_helm_test_passes(release: tuple[str, str, str]) -> None:
+    ns, name, _ = release
+    out = run(
+        helm(),
+        "test",
+        name,
+        "-n",
+        ns,
+        "--kubeconfig",
+        kubeconfig(),
+        "--timeout",
+        "180s",
+        "--logs",
+        timeout_s=240,
+    )
+    assert out.returncode == 0, f"helm test failed:\n{out.stdout}\n{out.stderr}"
