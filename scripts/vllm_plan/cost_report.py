@@ -118,21 +118,27 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 
 def cost_values_snippet(plan: CostPlan, scenario: Scenario, gpu: str) -> str:
-    """Chart values for `scenario`: pools, autoscaling bounds and spot share (the chart's key names)."""
-    peak = max(scenario.replicas_needed)
-    peak_split = max(scenario.splits, key=lambda s: s.on_demand + s.spot)
-    min_on_demand = min(s.on_demand for s in scenario.splits)
+    """Chart values for `scenario`: each pool's replica bounds and the spot share (the chart's key names)."""
+    on_demand = [s.on_demand for s in scenario.splits]
+    spot = [s.spot for s in scenario.splits]
     values: dict[str, Any] = {
         "gpu": {"type": gpu},
         "pools": {
-            "onDemand": {"enabled": True, "minReplicas": max(1, min_on_demand)},
-            "spot": {"enabled": scenario.spot_fraction > 0},
+            "onDemand": {
+                "enabled": True,
+                "minReplicas": max(1, min(on_demand)),
+                "maxReplicas": max(on_demand),
+            },
+            # minReplicas 0 (quiet hours need no spot replica) is allowed with KEDA only (keda.enabled).
+            "spot": {"enabled": max(spot) > 0, "minReplicas": min(spot), "maxReplicas": max(1, max(spot))},
         },
         "autoscaling": {
             "enabled": True,
-            "maxReplicas": max(peak, peak_split.on_demand + peak_split.spot),
+            "maxReplicas": max(o + s for o, s in zip(on_demand, spot, strict=True)),
             "spotShare": scenario.spot_fraction,
         },
     }
-    header = f"# vllm-plan cost: {_mix_label(scenario)}, peak {peak} replicas needed\n"
+    header = (
+        f"# vllm-plan cost: {_mix_label(scenario)}, peak {max(scenario.replicas_needed)} replicas needed\n"
+    )
     return header + yaml.safe_dump(values, sort_keys=False)

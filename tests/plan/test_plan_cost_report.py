@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from plan_paths import CHART_VALUES
 from vllm_plan.cost import DAYS_PER_MONTH
 from vllm_plan.traffic import example_traffic_path
 
@@ -136,13 +137,22 @@ def test_a_cloud_without_the_gpu_is_refused_naming_the_price_key(plan) -> None:
     assert "gpus.L4.azure is null" in run.err
 
 
-def test_cost_values_snippet_uses_the_charts_autoscaling_keys(plan) -> None:
+def test_cost_values_snippet_bounds_each_pool_by_the_plan_with_the_charts_keys(plan) -> None:
     snippet = yaml.safe_load(plan("cost", "--cloud", "aws", *AWQ_T4, "--mix", "0.6", "--values-snippet").out)
+    hourly = plan("cost", "--cloud", "aws", *AWQ_T4, "--mix", "0.6", "--json").json()["scenarios"][2][
+        "hourly"
+    ]
+    pools = snippet["pools"]
     assert snippet["autoscaling"]["spotShare"] == 0.6
-    assert snippet["pools"]["spot"]["enabled"] is True
-    report = plan("cost", "--cloud", "aws", *AWQ_T4, "--mix", "0.6", "--json").json()
-    peak = max(s["on_demand"] + s["spot"] for s in report["scenarios"][2]["hourly"])
-    assert snippet["autoscaling"]["maxReplicas"] == peak
+    assert snippet["autoscaling"]["maxReplicas"] == max(h["on_demand"] + h["spot"] for h in hourly)
+    assert pools["onDemand"]["maxReplicas"] == max(h["on_demand"] for h in hourly)
+    assert pools["spot"]["maxReplicas"] == max(h["spot"] for h in hourly)
+    assert pools["spot"]["minReplicas"] == min(h["spot"] for h in hourly)
+    assert pools["spot"]["enabled"] is True
+    chart = yaml.safe_load(CHART_VALUES.read_text())
+    for pool in ("onDemand", "spot"):
+        assert set(pools[pool]) <= set(chart["pools"][pool])
+    assert set(snippet["autoscaling"]) <= set(chart["autoscaling"])
 
 
 def test_unknown_and_out_of_range_cost_flags_exit_2(plan) -> None:
