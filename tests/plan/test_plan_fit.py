@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,12 @@ def test_presets_max_num_seqs_fits_the_kv_cache_at_their_documented_context(plan
     report = plan(*[str(preset) if a == f"values/{preset.name}" else a for a in argv], "--json").json()
     assert report["fits"] is True
     assert report["max_num_seqs"] <= report["sequences_at_context"], report["warnings"]
+
+
+def test_the_installed_console_script_exits_1_with_json_for_the_seed_recipe() -> None:
+    script = Path(sys.executable).parent / "vllm-plan"
+    done = subprocess.run(
+        [str(script), *SEED_T4, "--dtype", "float16", "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["fits"] is False
