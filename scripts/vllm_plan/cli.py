@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -139,11 +140,15 @@ def run_fit(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["cost"]:
-        from vllm_plan.cost_cli import run_cost
+    try:
+        if args[:1] == ["cost"]:
+            from vllm_plan.cost_cli import run_cost
 
-        return run_cost(build_cost_parser(), args[1:])
-    return run_fit(args)
+            return run_cost(build_cost_parser(), args[1:])
+        return run_fit(args)
+    except BrokenPipeError:  # `vllm-plan ... | head`: the reader left; say nothing more
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python's documented recipe)
+        return 1
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def default_prices_path() -> Path:
 
 
 def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; `what` names the file's role in the error."""
+    """Read a YAML file that must hold a mapping; `what` (the flag that named the file) leads any error."""
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -85,4 +85,4 @@ def lookup(table: dict[str, Any], gpu: str, cloud: str, where: str = "prices") -
 def load_price(path: Path, gpu: str, cloud: str) -> Price:
     if cloud not in CLOUDS:
         raise PlanInputError(f"--cloud: {cloud!r} is not one of {', '.join(CLOUDS)}")
-    return lookup(load_yaml_mapping(path, "price table"), gpu, cloud, where=str(path))
+    return lookup(load_yaml_mapping(path, "--prices"), gpu, cloud, where=str(path))

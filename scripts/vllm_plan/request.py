@@ -88,7 +88,7 @@ def _checked(value: Any, wanted: type, key: str, where: str) -> Any:
 
 def request_from_values(path: Path, chart_values: Path = CHART_VALUES) -> PlanRequest:
     """Read a chart values file the way `helm install -f` does: over the chart's own defaults."""
-    values = load_yaml_mapping(path, "values file")
+    values = load_yaml_mapping(path, "--values")
     if chart_values.is_file():
         values = _deep_merge(load_yaml_mapping(chart_values, "chart values"), values)
     settings: dict[str, Any] = {}

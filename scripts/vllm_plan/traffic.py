@@ -79,4 +79,4 @@ def parse_traffic(data: dict[str, Any], where: str) -> TrafficProfile:
 
 
 def load_traffic(path: Path) -> TrafficProfile:
-    return parse_traffic(load_yaml_mapping(path, "traffic profile"), str(path))
+    return parse_traffic(load_yaml_mapping(path, "--traffic"), str(path))

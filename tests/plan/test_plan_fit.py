@@ -174,3 +174,9 @@ def test_the_installed_console_script_exits_1_with_json_for_the_seed_recipe() ->
     )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["fits"] is False
+
+
+def test_a_missing_values_file_is_named_by_its_flag(plan, tmp_path: Path) -> None:
+    run = plan("--values", str(tmp_path / "absent.yaml"))
+    assert run.code == 2
+    assert "error: --values" in run.err and "absent.yaml" in run.err
