@@ -1,0 +1,110 @@
+"""/metrics: vLLM's names, types, labels and units, moving with real traffic."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import openai
+from prometheus_client.parser import text_string_to_metric_families
+from sim_helpers import QWEN, SimProcess
+
+REMOVED = (
+    "vllm:gpu_cache_usage_perc",
+    "vllm:gpu_prefix_cache_queries",
+    "vllm:gpu_prefix_cache_hits",
+    "vllm:time_per_output_token_seconds",
+)
+
+
+def scrape(sim: SimProcess) -> dict[str, object]:
+    with urllib.request.urlopen(f"{sim.url}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def value(families: dict, name: str, **labels: str) -> float:
+    for family in families.values():
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    raise KeyError(name)
+
+
+def test_vllm_metric_names_and_types_are_served(sim_server):
+    families = scrape(sim_server)
+    expected = {
+        "vllm:num_requests_running": "gauge",
+        "vllm:num_requests_waiting": "gauge",
+        "vllm:kv_cache_usage_perc": "gauge",
+        "vllm:prefix_cache_queries": "counter",
+        "vllm:prefix_cache_hits": "counter",
+        "vllm:prompt_tokens": "counter",
+        "vllm:generation_tokens": "counter",
+        "vllm:request_success": "counter",
+        "vllm:num_preemptions": "counter",
+        "vllm:time_to_first_token_seconds": "histogram",
+        "vllm:e2e_request_latency_seconds": "histogram",
+        "vllm:inter_token_latency_seconds": "histogram",
+        "vllm:request_queue_time_seconds": "histogram",
+        "vllm:request_prefill_time_seconds": "histogram",
+        "vllm:request_decode_time_seconds": "histogram",
+        "vllm:iteration_tokens_total": "histogram",
+    }
+    assert {name: families[name].type for name in expected} == expected
+    running = families["vllm:num_requests_running"].samples[0]
+    assert running.labels == {"model_name": QWEN, "engine": "0"}
+
+
+def test_removed_metric_names_are_absent(sim_server):
+    families = scrape(sim_server)
+    assert not [name for name in REMOVED if name in families]
+
+
+def test_ttft_histogram_uses_vllms_buckets(sim_server):
+    families = scrape(sim_server)
+    bounds = [
+        s.labels["le"]
+        for s in families["vllm:time_to_first_token_seconds"].samples
+        if s.name.endswith("_bucket")
+    ]
+    assert bounds[:3] == ["0.001", "0.005", "0.01"] and bounds[-2:] == ["2560.0", "+Inf"]
+
+
+def test_counters_move_with_requests(sim_server):
+    before = scrape(sim_server)
+    client = openai.OpenAI(base_url=f"{sim_server.url}/v1", api_key="sekret", max_retries=0)
+    for i in range(3):
+        client.completions.create(
+            model="qwen", prompt=f"count me {i} " * 8, max_tokens=5, extra_body={"ignore_eos": True}
+        )
+    after = scrape(sim_server)
+    assert value(after, "vllm:generation_tokens_total") - value(before, "vllm:generation_tokens_total") == 15
+    success = "vllm:request_success_total"
+    assert (
+        value(after, success, finished_reason="length") - value(before, success, finished_reason="length")
+        == 3
+    )
+    assert value(after, "vllm:prompt_tokens_total") > value(before, "vllm:prompt_tokens_total")
+    count = "vllm:e2e_request_latency_seconds_count"
+    assert value(after, count) - value(before, count) == 3
+    queries = "vllm:prefix_cache_queries_total"
+    assert value(after, queries) > value(before, queries)
+
+
+def test_kv_cache_usage_is_a_fraction_that_control_can_force(sim_server):
+    assert 0.0 <= value(scrape(sim_server), "vllm:kv_cache_usage_perc") <= 1.0
+    post(sim_server, "/sim/kv-usage", {"value": 0.85})
+    try:
+        assert value(scrape(sim_server), "vllm:kv_cache_usage_perc") == 0.85
+    finally:
+        post(sim_server, "/sim/kv-usage", {"value": None})
+    assert value(scrape(sim_server), "vllm:kv_cache_usage_perc") < 0.85
+
+
+def post(sim: SimProcess, path: str, body: dict) -> dict:
+    req = urllib.request.Request(
+        f"{sim.url}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
