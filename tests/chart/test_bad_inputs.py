@@ -288,8 +288,8 @@ CASES: list[tuple[str, Values, list[str]]] = [
         ["autoscaling.spotShare"],
     ),
     (
-        "fallback-above-max",
-        _merge(AUTOSCALED, {"autoscaling": {"maxReplicas": 1}}),
+        "fallback-replicas-zero",
+        _merge(AUTOSCALED, {"keda": {"fallback": {"replicas": 0}}}),
         ["keda.fallback.replicas"],
     ),
     (

@@ -201,9 +201,6 @@ and the chart fails once, each sentence naming the keys and the fix. deployment.
 {{- if and (eq ($r.min | int) 0) (not $v.keda.enabled) }}
 {{- $e = append $e (printf "pools.%s.minReplicas is 0 but keda.enabled is false: an HPA cannot scale to zero (HPAScaleToZero is alpha). Use KEDA or minReplicas >= 1." $pool) }}
 {{- end }}
-{{- if and $v.keda.enabled $v.keda.fallback.enabled (gt ($v.keda.fallback.replicas | int) ($r.max | int)) }}
-{{- $e = append $e (printf "keda.fallback.replicas (%d) is above pools.%s maxReplicas (%d)." ($v.keda.fallback.replicas | int) $pool ($r.max | int)) }}
-{{- end }}
 {{- end }}
 {{- if and $v.keda.enabled $v.keda.authentication.enabled (not $v.keda.authentication.secretName) }}
 {{- $e = append $e "keda.authentication.enabled is true but keda.authentication.secretName is empty." }}
