@@ -66,16 +66,43 @@ def _time_to_first_token(timing: TimingModel, batch: int, budget: int, prompt: i
     return total
 
 
+def _pooling_capacity(timing: TimingModel, fit: FitReport, traffic: TrafficProfile) -> ReplicaCapacity:
+    """An embedding model: no decode, each step embeds as many prompts as the token budget takes.
+
+    A request waits for the step in flight, then is embedded in the next one: latency = two steps.
+    """
+    memory, prompt = fit.memory, traffic.mean_input_tokens
+    tokens = min(memory.max_num_batched_tokens, memory.max_num_seqs * prompt)
+    step = timing.step_seconds(tokens, round(tokens * (prompt + 1) / 2), tokens, max(1, tokens // prompt))
+    if 2 * step > traffic.slo.time_to_first_token_s:
+        raise PlanInputError(
+            f"slo: time_to_first_token_seconds {traffic.slo.time_to_first_token_s:g} is shorter than two "
+            f"embedding steps of {tokens} tokens on {memory.gpu} ({2 * step:.2f} s)"
+        )
+    limit = "max-num-batched-tokens" if tokens == memory.max_num_batched_tokens else "max-num-seqs"
+    return ReplicaCapacity(
+        requests_per_second=tokens / prompt / step,
+        batch_size=max(1, tokens // prompt),
+        time_to_first_token_s=2 * step,
+        inter_token_latency_s=0.0,
+        limited_by=f"{limit} (embedding model: prompts only)",
+    )
+
+
 def replica_capacity(fit: FitReport, traffic: TrafficProfile) -> ReplicaCapacity:
     """Sustainable requests/s of one replica of `fit`'s deployment for `traffic`, within its SLO."""
     memory = fit.memory
     timing = TimingModel.build(fit.model_spec, fit.gpu_spec, memory)
-    request_tokens = traffic.mean_input_tokens + traffic.mean_output_tokens
+    pooling = fit.model_spec.is_embedding_model
+    request_tokens = traffic.mean_input_tokens + (0 if pooling else traffic.mean_output_tokens)
     if request_tokens > memory.max_model_len:
+        keys = "mean_input_tokens" if pooling else "mean_input_tokens + mean_output_tokens"
         raise PlanInputError(
-            f"mean_input_tokens + mean_output_tokens = {request_tokens} exceeds max-model-len "
-            f"{memory.max_model_len}: such requests are refused"
+            f"{keys} = {request_tokens} exceeds max-model-len {memory.max_model_len}: "
+            "such requests are refused"
         )
+    if pooling:
+        return _pooling_capacity(timing, fit, traffic)
     kv_bound = memory.num_blocks // math.ceil(request_tokens / memory.block_size)
     limit, limited_by = min(
         (memory.max_num_seqs, f"max-num-seqs {memory.max_num_seqs}"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from vllm_plan.capacity import replica_capacity
 from vllm_plan.request import PlanRequest
-from vllm_plan.sizing import assess
+from vllm_plan.sizing import FitReport, assess
 from vllm_plan.traffic import Slo, TrafficProfile
 from vllm_sim.engine import FINISHED, Engine, EngineConfig, Request
 from vllm_sim.timing import TimingModel
@@ -36,22 +36,41 @@ def _traffic(prompt: int, output: int) -> TrafficProfile:
     )
 
 
-def _closed_loop(
-    engine: Engine, prompt: int, output: int, batch: int, completions: int
-) -> tuple[float, float]:
-    """Keep `batch` requests in flight; measure (requests/s, mean step s) after the first `batch` finish."""
+def _engine(fit: FitReport, max_num_seqs: int) -> Engine:
+    memory = fit.memory
+    return Engine(
+        EngineConfig(
+            num_blocks=memory.num_blocks,
+            block_size=memory.block_size,
+            max_num_seqs=max_num_seqs,
+            max_num_batched_tokens=memory.max_num_batched_tokens,
+            max_model_len=memory.max_model_len,
+            timing=TimingModel.build(fit.model_spec, fit.gpu_spec, memory),
+            enable_prefix_caching=False,
+            needs_kv=memory.kv_bytes_per_token > 0,
+        )
+    )
+
+
+def _closed_loop(engine: Engine, prompt: int, output: int, in_flight: int, completions: int, pooling=False):
+    """Keep `in_flight` requests in the engine; (requests/s, mean step s) after the first `in_flight` finish.
+
+    The first requests ask for 1..output tokens so that finishes (and new prompts) are spread out as in
+    a steady stream, not all in one step.
+    """
     serial = 0
 
     def submit(now: float, max_tokens: int) -> None:
         nonlocal serial
         serial += 1
         text = f"{serial:08d}" + "x" * (4 * prompt - 8)  # `prompt` tokens at 4 characters each
-        engine.add_request(Request(str(serial), text, max_tokens, seed=serial, ignore_eos=True), now)
+        req = Request(str(serial), text, max_tokens, seed=serial, ignore_eos=True, pooling=pooling)
+        engine.add_request(req, now)
 
     now, done, window_start, steps, step_time = 0.0, 0, None, 0, 0.0
-    for i in range(batch):
-        submit(now, 1 + i * output // batch)
-    while done < batch + completions:
+    for i in range(in_flight):
+        submit(now, 1 + i * output // in_flight)
+    while done < in_flight + completions:
         step = engine.schedule()
         assert step is not None
         now += step.duration
@@ -61,7 +80,7 @@ def _closed_loop(
             step_time += step.duration
         for _ in finished:
             done += 1
-            if done == batch:
+            if done == in_flight:
                 window_start = now
             submit(now, output)
     assert window_start is not None
@@ -73,21 +92,19 @@ def _closed_loop(
 def test_planned_replica_rate_matches_the_simulator_engine(case: str, prompt: int, output: int) -> None:
     fit = assess(CASES[case])
     capacity = replica_capacity(fit, _traffic(prompt, output))
-    memory = fit.memory
-    engine = Engine(
-        EngineConfig(
-            num_blocks=memory.num_blocks,
-            block_size=memory.block_size,
-            max_num_seqs=capacity.batch_size,
-            max_num_batched_tokens=memory.max_num_batched_tokens,
-            max_model_len=memory.max_model_len,
-            timing=TimingModel.build(fit.model_spec, fit.gpu_spec, memory),
-            enable_prefix_caching=False,
-        )
-    )
-    rate, step = _closed_loop(
-        engine, prompt, output, capacity.batch_size, completions=3 * capacity.batch_size
-    )
+    batch = capacity.batch_size
+    engine = _engine(fit, batch)
+    rate, step = _closed_loop(engine, prompt, output, batch, completions=3 * batch)
     assert engine.num_preemptions == 0
     assert rate == pytest.approx(capacity.requests_per_second, rel=0.15)
     assert step == pytest.approx(capacity.inter_token_latency_s, rel=0.15)
+
+
+def test_planned_embedding_rate_matches_the_simulator_engine() -> None:
+    fit = assess(PlanRequest(model="BAAI/bge-base-en-v1.5", gpu="T4", dtype="half"))
+    capacity = replica_capacity(fit, _traffic(256, 1))
+    # Enough requests in flight to fill every step's token budget, as a busy replica would have.
+    engine = _engine(fit, fit.memory.max_num_seqs)
+    rate, _ = _closed_loop(engine, 256, 1, 4 * capacity.batch_size, completions=400, pooling=True)
+    assert capacity.inter_token_latency_s == 0.0
+    assert rate == pytest.approx(capacity.requests_per_second, rel=0.15)
