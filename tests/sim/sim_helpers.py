@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 SIM = [sys.executable, "-m", "vllm_sim"]
@@ -79,3 +84,32 @@ def run_sim(
     """Run `vllm serve ...` to completion (for startup failures)."""
     full_env = {**os.environ, "VLLM_SIM_GPU": "L4", **(env or {})}
     return subprocess.run([*SIM, *args], capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+def call(sim: SimProcess, path: str, body: dict | None = None, key: str | None = None) -> tuple[int, bytes]:
+    """One HTTP request (POST when there is a body); returns (status, raw body), errors included."""
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{sim.url}{path}", data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def scrape(sim: SimProcess) -> dict[str, Metric]:
+    """/metrics parsed into families by name."""
+    text = call(sim, "/metrics")[1].decode()
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def value(families: dict[str, Metric], name: str, **labels: str) -> float:
+    """The value of the sample `name` (e.g. `vllm:prompt_tokens_total`) whose labels include `labels`."""
+    for family in families.values():
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    raise KeyError(name)

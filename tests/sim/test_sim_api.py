@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 import openai
 import pytest
-from sim_helpers import QWEN, SimProcess, start_sim
+from sim_helpers import QWEN, SimProcess, call, start_sim
 
 
 def client(sim: SimProcess, key: str | None = "sekret") -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{sim.url}/v1", api_key=key or "none", max_retries=0, timeout=20)
-
-
-def http(sim: SimProcess, path: str, body: dict | None = None, key: str | None = None) -> tuple[int, bytes]:
-    headers = {"Content-Type": "application/json"}
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"{sim.url}{path}", data=data, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
 
 
 def test_models_lists_every_served_name_with_max_model_len(sim_server):
@@ -74,7 +59,7 @@ def test_chat_stream_sends_role_then_content_then_usage_and_done(sim_server):
 
 
 def test_raw_stream_is_server_sent_events_ending_in_done(sim_server):
-    status, body = http(
+    status, body = call(
         sim_server, "/v1/completions", {"prompt": "x", "max_tokens": 3, "stream": True}, "sekret"
     )
     events = [line for line in body.decode().split("\n\n") if line]
@@ -138,17 +123,17 @@ def test_unknown_model_is_a_404(sim_server):
 def test_api_key_guards_v1_only(sim_server):
     with pytest.raises(openai.AuthenticationError):
         client(sim_server, key="wrong").models.list()
-    assert http(sim_server, "/v1/models")[0] == 401
+    assert call(sim_server, "/v1/models")[0] == 401
     for path in ("/health", "/metrics", "/version", "/ping"):
-        assert http(sim_server, path)[0] == 200, path
-    assert json.loads(http(sim_server, "/version")[1])["version"]
+        assert call(sim_server, path)[0] == 200, path
+    assert json.loads(call(sim_server, "/version")[1])["version"]
 
 
 def test_vllm_api_key_environment_variable_sets_the_key(tmp_path):
     sim = start_sim(tmp_path, "--max-model-len", "2048", env={"VLLM_API_KEY": "from-env"})
     try:
-        assert http(sim, "/v1/models")[0] == 401
-        assert http(sim, "/v1/models", key="from-env")[0] == 200
+        assert call(sim, "/v1/models")[0] == 401
+        assert call(sim, "/v1/models", key="from-env")[0] == 200
     finally:
         sim.stop()
 

@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 
 import openai
-from sim_helpers import SimProcess, start_sim
-from test_sim_metrics import scrape, value
-
-
-def call(sim: SimProcess, path: str, body: dict | None = None) -> tuple[int, dict | bytes]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"{sim.url}{path}", data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw.startswith(b"{") else raw
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
+from sim_helpers import call, scrape, start_sim, value
 
 
 def test_control_endpoints_are_404_unless_enabled(tmp_path):
@@ -70,7 +56,8 @@ def test_added_request_latency_delays_responses(sim_server):
 
 
 def test_stats_report_engine_state(sim_server):
-    status, stats = call(sim_server, "/sim/stats")
+    status, raw = call(sim_server, "/sim/stats")
+    stats = json.loads(raw)
     assert status == 200 and stats["num_blocks"] > 0 and "p99_s" in stats["lag"]
 
 

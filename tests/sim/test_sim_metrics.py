@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import openai
-from prometheus_client.parser import text_string_to_metric_families
-from sim_helpers import QWEN, SimProcess
+from sim_helpers import QWEN, call, scrape, value
 
 REMOVED = (
     "vllm:gpu_cache_usage_perc",
@@ -15,20 +11,6 @@ REMOVED = (
     "vllm:gpu_prefix_cache_hits",
     "vllm:time_per_output_token_seconds",
 )
-
-
-def scrape(sim: SimProcess) -> dict[str, object]:
-    with urllib.request.urlopen(f"{sim.url}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return {f.name: f for f in text_string_to_metric_families(text)}
-
-
-def value(families: dict, name: str, **labels: str) -> float:
-    for family in families.values():
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    raise KeyError(name)
 
 
 def test_vllm_metric_names_and_types_are_served(sim_server):
@@ -94,17 +76,9 @@ def test_counters_move_with_requests(sim_server):
 
 def test_kv_cache_usage_is_a_fraction_that_control_can_force(sim_server):
     assert 0.0 <= value(scrape(sim_server), "vllm:kv_cache_usage_perc") <= 1.0
-    post(sim_server, "/sim/kv-usage", {"value": 0.85})
+    call(sim_server, "/sim/kv-usage", {"value": 0.85})
     try:
         assert value(scrape(sim_server), "vllm:kv_cache_usage_perc") == 0.85
     finally:
-        post(sim_server, "/sim/kv-usage", {"value": None})
+        call(sim_server, "/sim/kv-usage", {"value": None})
     assert value(scrape(sim_server), "vllm:kv_cache_usage_perc") < 0.85
-
-
-def post(sim: SimProcess, path: str, body: dict) -> dict:
-    req = urllib.request.Request(
-        f"{sim.url}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        return json.loads(resp.read())
