@@ -33,14 +33,20 @@ kctl get --raw /readyz >/dev/null || die "the local cluster's API server is not 
 export KUBECONFIG=$KUBECONFIG_FILE
 
 step "helm upgrade --install $RELEASE ($NAMESPACE) with values/local-sim.yaml"
-"$HELM" upgrade --install "$RELEASE" "$CHART_DIR" -n "$NAMESPACE" --create-namespace -f "$VALUES" >&2
+"$HELM" upgrade --install "$RELEASE" "$CHART_DIR" -n "$NAMESPACE" --create-namespace -f "$VALUES" \
+  >"$LOGS/demo-helm.log" 2>&1 || { cat "$LOGS/demo-helm.log" >&2; die "helm install failed"; }
+grep -E '^(STATUS|REVISION):' "$LOGS/demo-helm.log" | sed 's/^/[demo]   /' >&2
 
 step "waiting for a ready replica behind the Service (progress every 5s, up to 180s)"
 svc=$(kctl get svc -n "$NAMESPACE" -l "app.kubernetes.io/instance=$RELEASE" -o jsonpath='{.items[0].metadata.name}')
 [[ -n $svc ]] || die "the release created no Service"
 ready_endpoints() {
-  kctl get endpointslices -n "$NAMESPACE" -l "kubernetes.io/service-name=$svc" \
-    -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]}{"\n"}{end}'
+  kctl get endpointslices -n "$NAMESPACE" -l "kubernetes.io/service-name=$svc" -o json | python3 -c '
+import json, sys
+for s in json.load(sys.stdin)["items"]:
+    for e in s.get("endpoints") or []:
+        if (e.get("conditions") or {}).get("ready"):
+            print(e["addresses"][0], e.get("nodeName", ""))'
 }
 start=$SECONDS
 until [[ -n $(ready_endpoints) ]]; do
@@ -53,7 +59,7 @@ until [[ -n $(ready_endpoints) ]]; do
     sed "s/^/[demo]   $((SECONDS - start))s  /" >&2
   sleep 5
 done
-log "ready endpoint(s): $(ready_endpoints | tr '\n' ' ') after $((SECONDS - start))s"
+log "ready endpoint(s) (address node): $(ready_endpoints | tr '\n' ' ') after $((SECONDS - start))s"
 
 step "port-forward svc/$svc 127.0.0.1:$LOCAL_PORT -> http"
 kctl port-forward -n "$NAMESPACE" "svc/$svc" --address 127.0.0.1 "$LOCAL_PORT:http" >"$LOGS/demo-port-forward.log" 2>&1 &
@@ -77,6 +83,10 @@ step "pods by pool and node"
 kctl get pods -n "$NAMESPACE" -o wide --no-headers \
   -o custom-columns='POD:.metadata.name,NODE:.spec.nodeName,PHASE:.status.phase,READY:.status.conditions[?(@.type=="Ready")].status' |
   while read -r pod node phase ready; do
+    if [[ $node == "<none>" ]]; then
+      printf '  %-45s not scheduled (%s)\n' "$pod" "$phase"
+      continue
+    fi
     labels=$(kctl get node "$node" -o jsonpath='{.metadata.labels.karpenter\.sh/capacity-type} {.metadata.labels.topology\.kubernetes\.io/zone} {.metadata.annotations.kwok\.x-k8s\.io/node}' 2>/dev/null || true)
     read -r ct zone fake <<<"$labels"
     kind=real; [[ $fake == fake ]] && kind="simulated (kwok: Running, never Ready)"

@@ -35,7 +35,7 @@ network() {
   ip link set "$BRIDGE" up
   # Pods reach CoreDNS on the bridge address but not the kubelet's API (anonymous + AlwaysAllow).
   iptables -w -N "$IPT_CHAIN" 2>/dev/null || iptables -w -F "$IPT_CHAIN"
-  iptables -w -A "$IPT_CHAIN" -s "$POD_CIDR" -d "$BRIDGE_IP" -p tcp --dport 10250 -j REJECT
+  iptables -w -A "$IPT_CHAIN" -i "$BRIDGE" -d "$BRIDGE_IP" -p tcp --dport 10250 -j REJECT
   iptables -w -C INPUT -j "$IPT_CHAIN" 2>/dev/null || iptables -w -I INPUT -j "$IPT_CHAIN"
 }
 
@@ -102,9 +102,17 @@ EOF
   wait_for "CoreDNS ready" 60 curl -fsS "http://127.0.0.1:$COREDNS_READY_PORT/ready"
 }
 
+# CAP_SYS_RESOURCE is capability bit 24 of the effective set.
+has_cap_sys_resource() {
+  local eff; eff=$(awk '/^CapEff/ {print $2}' /proc/self/status)
+  (( (16#$eff >> 24) & 1 ))
+}
+
 container_runtime() {
   step "container runtime: containerd ($CONTAINERD_SOCK), CNI bridge ($POD_CIDR)"
   mkdir -p "$STATE/cni/net.d" "$RUN_DIR/containerd" "$CONTAINERD_ROOT"
+  local RESTRICT_OOM=false
+  has_cap_sys_resource || RESTRICT_OOM=true
   cat >"$STATE/cni/net.d/10-vllm-inference.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -136,6 +144,8 @@ state = "$RUN_DIR/containerd/state"
   address = ""
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # Without CAP_SYS_RESOURCE (as in this VM) a negative oom_score_adj kills runc's init: clamp it instead.
+  restrict_oom_score_adj = $RESTRICT_OOM
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$STATE/cni/net.d"
@@ -241,17 +251,16 @@ summary() {
   log "kubeconfig: $KUBECONFIG_FILE   (export KUBECONFIG=$KUBECONFIG_FILE)"
 }
 
+STEPS=(prepare network control_plane dns container_runtime kubelet device_plugin simulated_pools summary)
+
+# up.sh [STEP...]: all steps in order, or only the named ones (for debugging one component).
 main() {
-  local start=$SECONDS
-  prepare
-  network
-  control_plane
-  dns
-  container_runtime
-  kubelet
-  device_plugin
-  simulated_pools
-  summary
+  local start=$SECONDS s
+  (($# > 0)) || set -- "${STEPS[@]}"
+  for s in "$@"; do
+    [[ " ${STEPS[*]} " == *" $s "* ]] || die "unknown step '$s' (steps: ${STEPS[*]})"
+    "$s"
+  done
   log "cluster-up took $((SECONDS - start))s"
 }
 main "$@"

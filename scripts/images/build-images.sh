@@ -16,6 +16,7 @@ SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 BASE_PACKAGES=python3,python3-venv,ca-certificates
 SIM_DEPS=(pyyaml prometheus-client aiohttp) # the simulator's runtime dependencies only
+PIP="${PIP:-$ROOT/.venv/bin/pip}"
 mkdir -p "$OUT"
 TMPS=()
 trap 'rm -rf "${TMPS[@]}"' EXIT
@@ -83,19 +84,25 @@ build_sim() {
     log "vllm-sim: building (pip install of this project into the Debian base)"
     local rootfs; rootfs=$(mktemp -d -p "$OUT"); TMPS+=("$rootfs")
     tar -C "$rootfs" -xf "$base"
-    # The project's pyproject + python packages (pip builds them; --no-deps keeps the planner's heavy
-    # dependencies out: the image needs only the simulator's).
-    mkdir -p "$rootfs/tmp/src"
-    cp "$ROOT/pyproject.toml" "$rootfs/tmp/src/"
+    # Wheels come from the host's pip (its certificates and index settings), built/downloaded for the base's
+    # Python; the chroot installs them offline. --no-deps for the project keeps the planner's heavy
+    # dependencies out: the image needs only the simulator's.
+    local wheels src pyver
+    wheels=$(mktemp -d -p "$OUT"); src=$(mktemp -d -p "$OUT"); TMPS+=("$wheels" "$src")
+    pyver=$(chroot "$rootfs" python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    cp "$ROOT/pyproject.toml" "$src/"
     (cd "$ROOT" && find scripts \( -name '*.py' -o -name '*.yaml' -o -name '*.json' -o -name '*.proto' \) \
-      -not -path '*/__pycache__/*' | tar -cf - -T -) | tar -C "$rootfs/tmp/src" -xf -
-    cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+      -not -path '*/__pycache__/*' | tar -cf - -T -) | tar -C "$src" -xf -
+    "$PIP" wheel --quiet --no-deps -w "$wheels" "$src" >&2
+    "$PIP" download --quiet --only-binary=:all: --python-version "$pyver" --platform manylinux2014_x86_64 \
+      --platform "manylinux_2_28_x86_64" --platform "manylinux_2_17_x86_64" -d "$wheels" "${SIM_DEPS[@]}" >&2
+    mkdir -p "$rootfs/tmp/wheels" && cp "$wheels"/*.whl "$rootfs/tmp/wheels/"
     chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-      PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=180 sh -euc "
+      PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 sh -euc "
         python3 -m venv /opt/venv
-        /opt/venv/bin/pip install --quiet ${SIM_DEPS[*]}
-        /opt/venv/bin/pip install --quiet --no-deps /tmp/src
-        rm -rf /tmp/src /root/.cache
+        /opt/venv/bin/pip install --quiet --no-index --find-links /tmp/wheels ${SIM_DEPS[*]}
+        /opt/venv/bin/pip install --quiet --no-index --no-deps /tmp/wheels/vllm_inference-*.whl
+        rm -rf /tmp/wheels /root/.cache
         printf '#!/bin/sh\n# vLLM command line, served by the simulator.\nexec /opt/venv/bin/vllm-sim \"\$@\"\n' \
           >/usr/local/bin/vllm
         chmod 0755 /usr/local/bin/vllm
