@@ -44,7 +44,7 @@ stop_containers() {
 stop_shims() {
   local p
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $CONTAINERD_SOCK "; then
+    if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "-address $CONTAINERD_SOCK "; then
       kill -KILL "${p#/proc/}" 2>/dev/null || true
     fi
   done
@@ -86,19 +86,24 @@ network_cleanup() {
     iptables -w -F "$IPT_CHAIN" 2>/dev/null && iptables -w -X "$IPT_CHAIN" 2>/dev/null || true
     # kube-proxy's own cleanup removes every KUBE-* chain and jump it made.
     [[ -x $K8S_BIN/kube-proxy ]] && "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
-    # The CNI portmap plugin's chains (CNI-HOSTPORT-*, CNI-DN-*), left behind when pods did not get a CNI DEL.
-    local table chain
-    for table in nat filter; do
-      for chain in $(iptables -w -t "$table" -S 2>/dev/null | awk '/^-N CNI-/ {print $2}'); do
-        iptables -w -t "$table" -S 2>/dev/null | awk -v c="$chain" '$1 == "-A" && $0 ~ "-j " c "( |$)"' |
+    # What kubelet (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT) and the CNI portmap plugin
+    # (CNI-HOSTPORT-*, CNI-DN-*) leave behind: no other Kubernetes runs on this host, so every KUBE-*/CNI-*
+    # chain is this cluster's. Jumps to them first, then the chains.
+    local ipt table chain
+    for ipt in iptables ip6tables; do
+      command -v "$ipt" >/dev/null || continue
+      for table in filter nat mangle; do
+        "$ipt" -w -t "$table" -S 2>/dev/null | awk '$1 == "-A" && $0 ~ / -j (KUBE|CNI)-/' |
           while read -r rule; do
-            # shellcheck disable=SC2086
-            iptables -w -t "$table" ${rule/-A/-D} 2>/dev/null || true
+            # iptables -S quotes comments shell-style: eval keeps them one argument.
+            eval "$ipt -w -t $table ${rule/-A/-D}" 2>/dev/null || true
           done
-      done
-      for chain in $(iptables -w -t "$table" -S 2>/dev/null | awk '/^-N CNI-/ {print $2}'); do
-        iptables -w -t "$table" -F "$chain" 2>/dev/null || true
-        iptables -w -t "$table" -X "$chain" 2>/dev/null || true
+        for chain in $("$ipt" -w -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE|CNI)-/ {print $2}'); do
+          "$ipt" -w -t "$table" -F "$chain" 2>/dev/null || true
+        done
+        for chain in $("$ipt" -w -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE|CNI)-/ {print $2}'); do
+          "$ipt" -w -t "$table" -X "$chain" 2>/dev/null || true
+        done
       done
     done
   fi
