@@ -93,7 +93,18 @@ import (
 	"go.etcd.io/etcd/server/v3/etcdmain"
 )
 
-func # CoreDNS with only the plugins the local cluster uses (the documented out-of-tree main pattern), so the build
+func main() { etcdmain.Main(os.Args) }
+EOF
+  mkdir -p "$dir/bin"
+  (
+    cd "$work"
+    go mod tidy >/dev/null
+    timed "$dir/build-time.txt" nice -n 10 go build -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" .
+  )
+  rm -rf "$work"
+}
+
+# CoreDNS with only the plugins the local cluster uses (the documented out-of-tree main pattern), so the build
 # skips every cloud provider plugin.
 build_coredns() {
   local v=$COREDNS_VERSION dir="$CACHE/coredns-$COREDNS_VERSION"
@@ -126,17 +137,6 @@ EOF2
     cd "$work"
     go mod tidy >/dev/null
     timed "$dir/build-time.txt" nice -n 10 go build -trimpath -ldflags "-s -w" -o "$dir/bin/coredns" .
-  )
-  rm -rf "$work"
-}
-
-main() { etcdmain.Main(os.Args) }
-EOF
-  mkdir -p "$dir/bin"
-  (
-    cd "$work"
-    go mod tidy >/dev/null
-    timed "$dir/build-time.txt" nice -n 10 go build -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" .
   )
   rm -rf "$work"
 }
