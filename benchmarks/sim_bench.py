@@ -7,6 +7,8 @@ window. Figures:
   - streamed tokens/s: generated tokens received by the clients during the window;
   - p99 added latency: the simulator's own lag, i.e. how late steps were delivered against the timing
     model's schedule (from /sim/stats), plus the client-side TTFT for context.
+The time scale is derived so that the timing model asks for --offered tokens/s (default 25,000) across
+all streams: if the simulator keeps up, it streams that rate with little added latency.
 Ratios are printed against benchmarks/baseline/sim.json (written with --write-baseline). Nothing is
 asserted: the target (>= 1000 streams, >= 20,000 tokens/s) is reported as met or not.
 """
@@ -54,8 +56,13 @@ async def _client(url: str, streams: int, duration: float, max_tokens: int, out:
     ttfts: list[float] = []
     counting = False
     stop_at = time.monotonic() + duration
-    body = {"model": MODEL, "prompt": "benchmark prompt " * 16, "max_tokens": max_tokens, "stream": True,
-            "ignore_eos": True}
+    body = {
+        "model": MODEL,
+        "prompt": "benchmark prompt " * 16,
+        "max_tokens": max_tokens,
+        "stream": True,
+        "ignore_eos": True,
+    }
     conn = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=None)) as session:
 
@@ -102,8 +109,25 @@ async def _client(url: str, streams: int, duration: float, max_tokens: int, out:
 
 def _client_process(url: str, streams: int, duration: float, max_tokens: int, queue: mp.Queue) -> None:
     out: dict = {}
-    asyncio.run(_client(url, streams, duration, max_tokens, out))
+    try:
+        import uvloop
+
+        uvloop.run(_client(url, streams, duration, max_tokens, out))
+    except ImportError:
+        asyncio.run(_client(url, streams, duration, max_tokens, out))
     queue.put(out)
+
+
+def offered_time_scale(gpu: str, streams: int, tokens_per_s: float, context: int) -> float:
+    """The VLLM_SIM_TIME_SCALE at which `streams` decoding sequences ask for `tokens_per_s` in total."""
+    from vllm_sim.catalog import get_gpu, resolve_model
+    from vllm_sim.memory import plan_memory
+    from vllm_sim.timing import TimingModel
+
+    spec, card = resolve_model(MODEL), get_gpu(gpu)
+    timing = TimingModel.build(spec, card, plan_memory(spec, card, max_model_len=4096))
+    step = timing.step_seconds(streams, streams * context, streams * context, streams)
+    return streams / tokens_per_s / step
 
 
 def _pin(core: int) -> list[str]:
@@ -113,11 +137,34 @@ def _pin(core: int) -> list[str]:
 def run(args: argparse.Namespace) -> dict:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "VLLM_SIM_GPU": args.gpu, "VLLM_SIM_TIME_SCALE": str(args.time_scale),
-           "VLLM_SIM_CONTROL": "1"}
-    cmd = [*_pin(0), sys.executable, "-m", "vllm_sim", "serve", MODEL, "--host", "127.0.0.1", "--port", str(port),
-           "--max-model-len", "4096", "--max-num-seqs", str(max(args.streams, 256)),
-           "--max-num-batched-tokens", "16384"]
+    if args.time_scale is None:
+        args.time_scale = round(
+            offered_time_scale(args.gpu, args.streams, args.offered, 64 + args.max_tokens // 2), 4
+        )
+    env = {
+        **os.environ,
+        "VLLM_SIM_GPU": args.gpu,
+        "VLLM_SIM_TIME_SCALE": str(args.time_scale),
+        "VLLM_SIM_CONTROL": "1",
+    }
+    cmd = [
+        *_pin(0),
+        sys.executable,
+        "-m",
+        "vllm_sim",
+        "serve",
+        MODEL,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--max-model-len",
+        "4096",
+        "--max-num-seqs",
+        str(max(args.streams, 256)),
+        "--max-num-batched-tokens",
+        "16384",
+    ]
     sim = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20
@@ -131,7 +178,9 @@ def run(args: argparse.Namespace) -> dict:
                 time.sleep(0.1)
         queue: mp.Queue = mp.Queue()
         cores = os.cpu_count() or 1
-        client = mp.Process(target=_client_process, args=(url, args.streams, args.duration, args.max_tokens, queue))
+        client = mp.Process(
+            target=_client_process, args=(url, args.streams, args.duration, args.max_tokens, queue)
+        )
         client.start()
         if cores > 1 and shutil.which("taskset"):
             subprocess.run(["taskset", "-p", "-c", "1", str(client.pid)], capture_output=True, check=False)
@@ -153,25 +202,40 @@ def run(args: argparse.Namespace) -> dict:
         "ttft_p50_s": result["ttft_p50_s"] and round(result["ttft_p50_s"], 4),
         "ttft_p99_s": result["ttft_p99_s"] and round(result["ttft_p99_s"], 4),
         "engine_steps": stats["steps"],
-        "config": {"streams": args.streams, "gpu": args.gpu, "time_scale": args.time_scale,
-                   "max_tokens": args.max_tokens, "window_s": round(result["window_s"], 2),
-                   "cpu_cores": os.cpu_count()},
+        "config": {
+            "streams": args.streams,
+            "gpu": args.gpu,
+            "time_scale": args.time_scale,
+            "offered": args.offered,
+            "max_tokens": args.max_tokens,
+            "window_s": round(result["window_s"], 2),
+            "cpu_cores": os.cpu_count(),
+        },
     }
 
 
 def report(figures: dict, baseline: dict | None) -> None:
-    rows = [("concurrent streams", "concurrent_streams", ""), ("engine max running", "engine_max_running", ""),
-            ("streamed tokens/s", "tokens_per_s", ""), ("p99 added latency", "p99_added_latency_s", "s"),
-            ("p50 added latency", "p50_added_latency_s", "s"), ("client TTFT p50", "ttft_p50_s", "s"),
-            ("client TTFT p99", "ttft_p99_s", "s")]
+    rows = [
+        ("concurrent streams", "concurrent_streams", ""),
+        ("engine max running", "engine_max_running", ""),
+        ("streamed tokens/s", "tokens_per_s", ""),
+        ("p99 added latency", "p99_added_latency_s", "s"),
+        ("p50 added latency", "p50_added_latency_s", "s"),
+        ("client TTFT p50", "ttft_p50_s", "s"),
+        ("client TTFT p99", "ttft_p99_s", "s"),
+    ]
     print(f"{'figure':<22}{'measured':>14}{'baseline':>14}{'ratio':>8}")
     for label, key, unit in rows:
         now, base = figures.get(key), (baseline or {}).get(key)
         ratio = f"{now / base:.2f}" if isinstance(now, int | float) and base else "-"
-        print(f"{label:<22}{str(now) + unit:>14}{str(base) + unit if base is not None else '-':>14}{ratio:>8}")
+        print(
+            f"{label:<22}{str(now) + unit:>14}{str(base) + unit if base is not None else '-':>14}{ratio:>8}"
+        )
     met = all(figures[k] >= v for k, v in TARGET.items())
-    print(f"target (>= {TARGET['concurrent_streams']} streams, >= {TARGET['tokens_per_s']} tokens/s): "
-          f"{'met' if met else 'NOT met'}; config {json.dumps(figures['config'])}")
+    print(
+        f"target (>= {TARGET['concurrent_streams']} streams, >= {TARGET['tokens_per_s']} tokens/s): "
+        f"{'met' if met else 'NOT met'}; config {json.dumps(figures['config'])}"
+    )
 
 
 def main() -> int:
@@ -179,8 +243,14 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load (ramp-up included)")
     parser.add_argument("--max-tokens", type=int, default=256)
-    parser.add_argument("--gpu", default="H100-80GB")
-    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--gpu", default="L4")
+    parser.add_argument(
+        "--offered",
+        type=float,
+        default=25000,
+        help="tokens/s the timing model asks for across all streams (sets the time scale)",
+    )
+    parser.add_argument("--time-scale", type=float, default=None, help="override the derived time scale")
     parser.add_argument("--write-baseline", action="store_true")
     args = parser.parse_args()
     figures = run(args)

@@ -13,8 +13,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -309,4 +310,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ERROR [vllm-sim] EngineCore failed to start.\n{err.kind}: {err}", file=sys.stderr, flush=True)
         return 1
     _log_plan(plan, sim_env.gpu)
-    return asyncio.run(serve(args, model, plan, sim_env, env))
+    return _run_loop(serve(args, model, plan, sim_env, env))
+
+
+def _run_loop(coro: Coroutine[Any, Any, int]) -> int:
+    """uvloop when installed (about twice the streamed tokens per core), asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)

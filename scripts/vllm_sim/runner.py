@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from vllm_sim.engine import FINISHED, Engine, Request
 
-BURST_SECONDS = 0.02
+BURST_SECONDS = 0.1
 
 
 class AsyncEngine:

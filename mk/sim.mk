@@ -1,0 +1,12 @@
+# vllm-sim: the GPU-free stand-in for `vllm serve` (scripts/vllm_sim, tests/sim, benchmarks/sim_bench.py).
+.PHONY: test-sim bench-sim sim-serve
+BENCH_TARGETS += bench-sim
+
+test-sim: ## Simulator tests only (memory model, engine fidelity, CLI, API, metrics, shutdown, control)
+	@$(PYTEST) -m unit -n 2 -q tests/sim
+
+bench-sim: ## One simulator process on one core: concurrent streams, streamed tokens/s, p99 added latency
+	@$(PY) benchmarks/sim_bench.py
+
+sim-serve: ## Run the simulator locally (MODEL=..., VLLM_SIM_GPU=..., ARGS=...) on 127.0.0.1:8000
+	@VLLM_SIM_GPU=$${VLLM_SIM_GPU:-L4} $(VENV)/bin/vllm-sim serve $${MODEL:-Qwen/Qwen2.5-0.5B-Instruct} --host 127.0.0.1 $(ARGS)
