@@ -1,0 +1,144 @@
+"""Chart semantics the invariant sweeps do not pin: how scaling splits across pools, drain defaults per pool,
+provider-specific scheduling, image selection, and what the helm tests and the Service select."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chart_harness.render import RELEASE, Rendered, render_chart
+
+FULL = f"{RELEASE}-vllm-inference"
+BOTH_KEDA = {"pools": {"spot": {"enabled": True}}, "autoscaling": {"enabled": True, "maxReplicas": 10}}
+
+
+def _container(r: Rendered, pool: str) -> dict[str, Any]:
+    return r.get("Deployment", f"{FULL}-{pool}")["spec"]["template"]["spec"]["containers"][0]
+
+
+def _pod(r: Rendered, pool: str) -> dict[str, Any]:
+    return r.get("Deployment", f"{FULL}-{pool}")["spec"]["template"]["spec"]
+
+
+def _trigger(r: Rendered, pool: str, name: str) -> dict[str, Any]:
+    triggers = r.get("ScaledObject", f"{FULL}-{pool}")["spec"]["triggers"]
+    return next(t for t in triggers if t["name"] == name)
+
+
+def test_spot_share_splits_max_replicas_and_the_queued_demand_70_30() -> None:
+    r = render_chart(BOTH_KEDA)
+    spot, on_demand = r.get("ScaledObject", f"{FULL}-spot"), r.get("ScaledObject", f"{FULL}-on-demand")
+    assert (spot["spec"]["maxReplicaCount"], on_demand["spec"]["maxReplicaCount"]) == (7, 3)
+    assert _trigger(r, "spot", "requests-waiting")["metadata"]["query"].startswith("0.7 * sum(")
+    assert _trigger(r, "on-demand", "requests-waiting")["metadata"]["query"].startswith("0.3 * sum(")
+
+
+def test_a_pool_alone_carries_all_demand_and_all_replicas() -> None:
+    r = render_chart({"autoscaling": {"enabled": True, "maxReplicas": 6}})
+    so = r.get("ScaledObject", f"{FULL}-on-demand")
+    assert so["spec"]["maxReplicaCount"] == 6
+    assert _trigger(r, "on-demand", "requests-waiting")["metadata"]["query"].startswith("sum(")
+
+
+def test_kv_trigger_uses_value_and_waiting_trigger_average_value() -> None:
+    r = render_chart(BOTH_KEDA)
+    kv, waiting = _trigger(r, "spot", "kv-cache-usage"), _trigger(r, "spot", "requests-waiting")
+    assert (kv["metricType"], kv["metadata"]["threshold"]) == ("Value", "0.7")
+    assert kv["metadata"]["query"].startswith("avg(vllm:kv_cache_usage_perc{")
+    assert 'app_kubernetes_io_component="pool-spot"' in kv["metadata"]["query"]
+    assert waiting["metricType"] == "AverageValue"
+    assert "app_kubernetes_io_component" not in waiting["metadata"]["query"]
+
+
+def test_fallback_replicas_stay_within_each_pools_range() -> None:
+    r = render_chart({**BOTH_KEDA, "keda": {"fallback": {"replicas": 5}}})
+    assert r.get("ScaledObject", f"{FULL}-on-demand")["spec"]["fallback"]["replicas"] == 3
+    assert r.get("ScaledObject", f"{FULL}-spot")["spec"]["fallback"]["replicas"] == 5
+
+
+def test_hpa_divides_the_per_replica_queue_target_by_the_pool_share() -> None:
+    r = render_chart({**BOTH_KEDA, "keda": {"enabled": False}})
+    metrics = r.get("HorizontalPodAutoscaler", f"{FULL}-spot")["spec"]["metrics"]
+    waiting = next(m for m in metrics if m["external"]["metric"]["name"] == "vllm_num_requests_waiting")
+    assert waiting["external"]["target"]["averageValue"] == "5714m"  # 4 per replica / 0.7
+
+
+def test_drain_grace_is_derived_per_pool_and_the_spot_pool_drains_faster() -> None:
+    r = render_chart({"pools": {"spot": {"enabled": True}}})
+    for pool, (pre, shutdown, grace) in {"on-demand": (15, 30, 55), "spot": (5, 15, 25)}.items():
+        c = _container(r, pool)
+        assert c["lifecycle"]["preStop"]["sleep"]["seconds"] == pre
+        assert c["args"][c["args"].index("--shutdown-timeout") + 1] == str(shutdown)
+        assert _pod(r, pool)["terminationGracePeriodSeconds"] == grace
+
+
+def test_explicit_grace_period_is_kept_and_zero_prestop_renders_no_hook() -> None:
+    values = {
+        "drain": {"preStopSleepSeconds": 0},
+        "pools": {"onDemand": {"terminationGracePeriodSeconds": 90}},
+    }
+    r = render_chart(values)
+    assert _pod(r, "on-demand")["terminationGracePeriodSeconds"] == 90
+    assert "lifecycle" not in _container(r, "on-demand")
+
+
+def test_aks_spot_pool_tolerates_the_spot_taint_and_on_demand_avoids_spot_nodes() -> None:
+    affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "gpu", "operator": "In", "values": ["a100"]}]}
+                ]
+            }
+        }
+    }
+    values = {
+        "capacityType": {"provider": "aks"},
+        "pools": {"spot": {"enabled": True}, "onDemand": {"affinity": affinity}},
+    }
+    r = render_chart(values)
+    spot = _pod(r, "spot")
+    assert spot["nodeSelector"] == {"kubernetes.azure.com/scalesetpriority": "spot"}
+    assert {
+        "key": "kubernetes.azure.com/scalesetpriority",
+        "operator": "Equal",
+        "value": "spot",
+        "effect": "NoSchedule",
+    } in spot["tolerations"]
+    terms = _pod(r, "on-demand")["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    expressions = terms["nodeSelectorTerms"][0]["matchExpressions"]
+    assert {"key": "gpu", "operator": "In", "values": ["a100"]} in expressions
+    assert {"key": "kubernetes.azure.com/scalesetpriority", "operator": "DoesNotExist"} in expressions
+
+
+def test_image_tag_defaults_to_app_version_and_a_digest_wins() -> None:
+    digest = "sha256:" + "ab" * 32
+    assert _container(render_chart(), "on-demand")["image"] == "docker.io/vllm/vllm-openai:v0.33.0"
+    pinned = render_chart({"image": {"tag": "v0.32.1", "digest": digest}})
+    assert _container(pinned, "on-demand")["image"] == f"docker.io/vllm/vllm-openai@{digest}"
+
+
+def test_read_write_once_cache_is_accepted_for_a_single_pod() -> None:
+    r = render_chart({"modelCache": {"mode": "pvc", "pvc": {"accessMode": "ReadWriteOnce"}}})
+    assert r.get("PersistentVolumeClaim", f"{FULL}-model-cache")["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_helm_test_pods_are_not_behind_the_service_and_send_the_api_key() -> None:
+    r = render_chart({"auth": {"enabled": True, "apiKey": "k"}})
+    selector = r.get("Service", FULL)["spec"]["selector"]
+    tests = [p for p in r.of_kind("Pod") if p["metadata"]["annotations"]["helm.sh/hook"] == "test"]
+    assert {p["metadata"]["name"].rsplit("-test-", 1)[1] for p in tests} == {
+        "models",
+        "completion",
+        "chat-stream",
+    }
+    for pod in tests:
+        labels = pod["metadata"]["labels"]
+        assert not all(labels.get(k) == v for k, v in selector.items())
+        env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+        assert env["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == f"{FULL}-api-key"
+
+
+def test_embedding_models_get_an_embeddings_test_instead_of_completions() -> None:
+    r = render_chart({"tests": {"kind": "embed"}})
+    names = {p["metadata"]["name"] for p in r.of_kind("Pod")}
+    assert names == {f"{FULL}-test-models", f"{FULL}-test-embeddings"}
