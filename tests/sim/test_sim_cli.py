@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from sim_helpers import QWEN, run_sim, start_sim
@@ -25,10 +28,11 @@ def serve(monkeypatch, capsys):
     return run
 
 
-def test_misspelled_flag_exits_2_with_vllms_argparse_message():
-    result = run_sim("serve", QWEN, "--max-num-seq", "8")
-    assert result.returncode == 2
-    assert "vllm serve: error: unrecognized arguments: --max-num-seq" in result.stderr
+def test_misspelled_flag_exits_2_with_vllms_argparse_message(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", QWEN, "--max-num-seq", "8"])
+    assert exc.value.code == 2
+    assert "vllm serve: error: unrecognized arguments: --max-num-seq" in capsys.readouterr().err
 
 
 def test_flag_prefixes_are_not_abbreviations():
@@ -147,3 +151,15 @@ def test_port_opens_only_after_the_simulated_load_time(tmp_path):
 def test_vllm_top_level_command_needs_serve(serve):
     status, err = serve("generate", QWEN)
     assert status == 2 and "invalid choice: 'generate'" in err
+
+
+def test_a_vllm_link_to_the_console_script_behaves_as_vllm_serve(tmp_path):
+    """The image links `vllm` -> `vllm-sim`, so ENTRYPOINT ["vllm", "serve"] works like vllm/vllm-openai."""
+    script = Path(sys.executable).parent / "vllm-sim"
+    link = tmp_path / "vllm"
+    link.symlink_to(script)
+    result = subprocess.run(
+        [str(link), "serve", QWEN, "--max-num-seq", "8"], capture_output=True, text=True, timeout=20
+    )
+    assert result.returncode == 2
+    assert "vllm serve: error: unrecognized arguments: --max-num-seq" in result.stderr
