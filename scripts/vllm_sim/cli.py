@@ -197,16 +197,11 @@ async def serve(
     timing = TimingModel.build(model, sim_env.gpu, plan)
     enable_caching = args.enable_prefix_caching is not False
     engine = Engine(
-        EngineConfig(
-            num_blocks=plan.num_blocks,
-            block_size=plan.block_size,
-            max_num_seqs=plan.max_num_seqs,
-            max_num_batched_tokens=plan.max_num_batched_tokens,
-            max_model_len=plan.max_model_len,
-            timing=timing,
+        EngineConfig.from_plan(
+            plan,
+            timing,
             enable_prefix_caching=enable_caching,
             enable_chunked_prefill=args.enable_chunked_prefill is not False,
-            needs_kv=plan.kv_bytes_per_token > 0,
         )
     )
     runner = AsyncEngine(engine, sim_env.time_scale)

@@ -14,8 +14,9 @@ import math
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from vllm_sim.memory import MemoryPlan
 from vllm_sim.timing import TimingModel
 from vllm_sim.tokens import CHARS_PER_TOKEN, Sampler, block_hashes, count_tokens
 
@@ -187,6 +188,20 @@ class EngineConfig:
     enable_chunked_prefill: bool = True
     needs_kv: bool = True  # False for encoder-only models
     static_batching: bool = False  # fidelity baseline: admit a batch only when the last one is done
+
+    @classmethod
+    def from_plan(cls, plan: MemoryPlan, timing: TimingModel, **overrides: Any) -> EngineConfig:
+        """The engine vLLM would run for this memory plan (overrides: any other field)."""
+        fields: dict[str, Any] = {
+            "num_blocks": plan.num_blocks,
+            "block_size": plan.block_size,
+            "max_num_seqs": plan.max_num_seqs,
+            "max_num_batched_tokens": plan.max_num_batched_tokens,
+            "max_model_len": plan.max_model_len,
+            "timing": timing,
+            "needs_kv": plan.kv_bytes_per_token > 0,
+        }
+        return cls(**{**fields, **overrides})
 
 
 @dataclass

@@ -68,15 +68,16 @@ def test_raw_stream_is_server_sent_events_ending_in_done(sim_server):
     assert events[-1] == "data: [DONE]"
 
 
+def full_text(c: openai.OpenAI, prompt: str, seed: int, **kw) -> str:
+    out = c.completions.create(
+        model="qwen", prompt=prompt, max_tokens=40, seed=seed, extra_body={"ignore_eos": True}, **kw
+    )
+    return "".join(ch.choices[0].text for ch in out) if kw.get("stream") else out.choices[0].text
+
+
 def test_stop_string_ends_generation_and_is_not_returned(sim_server):
     c = client(sim_server)
-    full = (
-        c.completions.create(
-            model="qwen", prompt="stop test", max_tokens=40, seed=3, extra_body={"ignore_eos": True}
-        )
-        .choices[0]
-        .text
-    )
+    full = full_text(c, "stop test", 3)
     stop = full[20:28]
     cut = c.completions.create(
         model="qwen", prompt="stop test", max_tokens=40, seed=3, stop=[stop], extra_body={"ignore_eos": True}
@@ -87,24 +88,9 @@ def test_stop_string_ends_generation_and_is_not_returned(sim_server):
 
 def test_streamed_stop_string_never_leaks(sim_server):
     c = client(sim_server)
-    full = (
-        c.completions.create(
-            model="qwen", prompt="stream stop", max_tokens=40, seed=4, extra_body={"ignore_eos": True}
-        )
-        .choices[0]
-        .text
-    )
+    full = full_text(c, "stream stop", 4)
     stop = full[30:38]
-    chunks = c.completions.create(
-        model="qwen",
-        prompt="stream stop",
-        max_tokens=40,
-        seed=4,
-        stop=stop,
-        stream=True,
-        extra_body={"ignore_eos": True},
-    )
-    assert "".join(ch.choices[0].text for ch in chunks) == full[: full.index(stop)]
+    assert full_text(c, "stream stop", 4, stop=stop, stream=True) == full[: full.index(stop)]
 
 
 def test_prompt_over_the_context_length_is_a_400_saying_so(sim_server):

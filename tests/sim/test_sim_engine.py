@@ -11,19 +11,10 @@ from vllm_sim.tokens import PIECES, count_tokens
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 
 
-def make_engine(model: str = QWEN, gpu: str = "L4", *, num_blocks: int | None = None, **overrides) -> Engine:
+def make_engine(model: str = QWEN, gpu: str = "L4", **overrides) -> Engine:
     spec, card = resolve_model(model), get_gpu(gpu)
-    plan = plan_memory(spec, card, max_model_len=4096)
-    config = {
-        "num_blocks": num_blocks or plan.num_blocks,
-        "block_size": 16,
-        "max_num_seqs": 256,
-        "max_num_batched_tokens": 2048,
-        "max_model_len": 4096,
-        "timing": TimingModel.build(spec, card, plan),
-        **overrides,
-    }
-    return Engine(EngineConfig(**config))
+    plan = plan_memory(spec, card, max_model_len=4096, max_num_seqs=256, max_num_batched_tokens=2048)
+    return Engine(EngineConfig.from_plan(plan, TimingModel.build(spec, card, plan), **overrides))
 
 
 def req(i: int, prompt: str = "hello world " * 8, max_tokens: int = 32, **kw) -> Request:
