@@ -106,8 +106,10 @@ EOF
 
 # CoreDNS with only the plugins the local cluster uses (the documented out-of-tree main pattern), so the build
 # skips every cloud provider plugin.
+COREDNS_PLUGINS_REV=p2
 build_coredns() {
-  local v=$COREDNS_VERSION dir="$CACHE/coredns-$COREDNS_VERSION"
+  # The plugin set is part of the cache key: changing it rebuilds.
+  local v=$COREDNS_VERSION dir="$CACHE/coredns-$COREDNS_VERSION-$COREDNS_PLUGINS_REV"
   if [[ -x "$dir/bin/coredns" ]]; then log "coredns $v: cached in $dir/bin"; return; fi
   log "coredns $v: building"
   local work; work=$(mktemp -d)
@@ -119,6 +121,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
 
+	_ "github.com/coredns/coredns/plugin/bind"
 	_ "github.com/coredns/coredns/plugin/cache"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/health"
@@ -127,7 +130,8 @@ import (
 )
 
 func init() {
-	dnsserver.Directives = []string{"errors", "health", "ready", "cache", "kubernetes"}
+	// In CoreDNS's own plugin.cfg order.
+	dnsserver.Directives = []string{"bind", "ready", "health", "errors", "cache", "kubernetes"}
 }
 
 func main() { coremain.Run() }
