@@ -8,10 +8,12 @@ passes when every key it lists is named in either spelling.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from typing import Any
 
 import pytest
+from chart_harness.matrix import deep_merge
 from chart_harness.render import CHART_DIR, HelmFailed, helm_binary, render_chart
 
 Values = dict[str, Any]
@@ -21,22 +23,8 @@ AUTOSCALED: Values = {"autoscaling": {"enabled": True}}
 
 
 def _merge(*parts: Values) -> Values:
-    out: Values = {}
-    for part in parts:
-        for key, value in part.items():
-            if isinstance(value, dict) and isinstance(out.get(key), dict):
-                out[key] = _merge(out[key], value)
-            else:
-                out[key] = value
-    return out
-
-
-def _at(path: str, value: Any) -> Values:
-    """{"a": {"b": value}} from "a.b"."""
-    node: Any = value
-    for part in reversed(path.split(".")):
-        node = {part: node}
-    return node
+    """Values files merged as helm merges them, left to right."""
+    return functools.reduce(deep_merge, parts, {})
 
 
 def names_key(message: str, key: str) -> bool:
