@@ -57,6 +57,7 @@ class SimEnv:
     load_seconds: float
     control: bool
     gpu_count: int | None
+    allow_long_max_model_len: bool = False
 
 
 def _env_float(env: Mapping[str, str], name: str, default: float, minimum: float, strict: bool) -> float:
@@ -106,6 +107,7 @@ def read_env(env: Mapping[str, str]) -> SimEnv:
         load_seconds=_env_float(env, "VLLM_SIM_LOAD_SECONDS", 0.0, 0.0, strict=False),
         control=env.get("VLLM_SIM_CONTROL") == "1",
         gpu_count=_gpu_count(env),
+        allow_long_max_model_len=env.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "").lower() in ("1", "true"),
     )
 
 
@@ -142,6 +144,7 @@ def plan_from_args(args: argparse.Namespace, model: ModelSpec, sim_env: SimEnv) 
         max_num_batched_tokens=tokens,
         enforce_eager=bool(args.enforce_eager),
         gpu_count=sim_env.gpu_count,
+        allow_long_max_model_len=sim_env.allow_long_max_model_len,
     )
     if not chunked and plan.max_num_batched_tokens < plan.max_model_len:
         raise StartupError(

@@ -55,7 +55,13 @@ DEFAULT_BLOCK_SIZE = 16
 NON_TORCH_BYTES = int(0.35 * GIB)  # CUDA context, cuBLAS workspaces, allocator slack
 NCCL_BYTES = int(0.30 * GIB)  # communicator buffers when the model is sharded
 CUDA_GRAPH_BYTES = int(0.30 * GIB)  # captured decode graphs (0 with --enforce-eager)
-LOAD_HEADROOM_BYTES = int(0.40 * GIB)  # what the driver keeps: weights beyond this OOM while loading
+LOAD_HEADROOM_BYTES = int(0.40 * GIB)
+# Methods that need a pre-quantized checkpoint (fp8 and bitsandbytes also quantize bf16 weights on load).
+PRE_QUANTIZED_ONLY = (
+    "awq",
+    "gptq",
+    "compressed-tensors",
+)  # what the driver keeps: weights beyond this OOM while loading
 
 
 @dataclass(frozen=True)
@@ -158,10 +164,11 @@ def _config_error(
     pp: int,
     max_model_len: int,
     gpu_count: int | None,
+    allow_long: bool = False,
 ) -> tuple[str, str] | None:
     """The first configuration check vLLM fails, as (exception type, message), or None."""
     derived = model.max_position_embeddings
-    if max_model_len > derived:
+    if max_model_len > derived and not allow_long:
         return "pydantic_core.ValidationError", (
             f"User-specified max_model_len ({max_model_len}) is greater than the derived max_model_len "
             f"(max_position_embeddings={derived} or model_max_length=None in model's config.json). To allow "
@@ -169,6 +176,8 @@ def _config_error(
             "VLLM_ALLOW_LONG_MAX_MODEL_LEN must be used with extreme caution."
         )
     own = model.quantization
+    if quant_flag in PRE_QUANTIZED_ONLY and not own:
+        return "ValueError", f"Cannot find the config file for {quant_flag}"
     if own and quant_flag and load_quantizations()[own].name != quant_flag:
         return "ValueError", (
             f"Quantization method specified in the model config ({own}) does not match the "
@@ -221,12 +230,14 @@ def plan_memory(
     max_num_batched_tokens: int | None = None,
     enforce_eager: bool = False,
     gpu_count: int | None = None,
+    allow_long_max_model_len: bool = False,
 ) -> MemoryPlan:
     """Plan one vLLM instance of `model` on `gpu` (names from the catalogues, or specs).
 
     `quantization` is the `--quantization` flag (None: the checkpoint's own method, if any);
     `max_model_len` None means the model's max_position_embeddings, as in vLLM; `gpu_count` (GPUs
-    visible to the pod) enables the world-size check. Never raises for a configuration vLLM would
+    visible to the pod) enables the world-size check; `allow_long_max_model_len` is vLLM's
+    VLLM_ALLOW_LONG_MAX_MODEL_LEN=1. Never raises for a configuration vLLM would
     refuse: returns `fits=False` with vLLM's message in `reason`. Raises LookupError for unknown
     names and ValueError for unknown dtype/quantization spellings.
     """
@@ -258,7 +269,9 @@ def plan_memory(
     blocks = max(0, kv_budget // (block_size * per_token)) if per_token else 0
     kv_tokens = blocks * block_size
 
-    error = _config_error(spec, card, act_dtype, quant_flag, quant, tp, pp, mml, gpu_count)
+    error = _config_error(
+        spec, card, act_dtype, quant_flag, quant, tp, pp, mml, gpu_count, allow_long_max_model_len
+    )
     if error is None and weights > card.memory_bytes - LOAD_HEADROOM_BYTES:
         # Weights load in shards of ~224 MiB; the one that does not fit fails with what is left.
         free_mib = (card.memory_bytes - LOAD_HEADROOM_BYTES) / 2**20 % 224

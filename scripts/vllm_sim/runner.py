@@ -9,6 +9,7 @@ write every token that arrived since their last write in one chunk.
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
 from collections import deque
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator
 from vllm_sim.engine import FINISHED, Engine, Request
 
 BURST_SECONDS = 0.1
+log = logging.getLogger("vllm_sim")
 
 
 class AsyncEngine:
@@ -47,6 +49,18 @@ class AsyncEngine:
         return self._loop.time()
 
     async def _run(self) -> None:
+        try:
+            await self._loop_steps()
+        except Exception:
+            # vLLM's engine-dead state: /health turns 503 and every open request ends with an error.
+            log.exception("Engine loop failed")
+            for req in [*self.engine.running, *self.engine.waiting]:
+                req.status, req.finish_reason = FINISHED, "error"
+            for event in self._events.values():
+                event.set()
+            raise
+
+    async def _loop_steps(self) -> None:
         engine, loop = self.engine, self._loop
         ideal = burst_start = loop.time()
         while True:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 
 import openai
 import pytest
-from sim_helpers import QWEN, SimProcess, call, start_sim
+from sim_helpers import QWEN, SimProcess, call, scrape, start_sim, value
 
 
 def client(sim: SimProcess, key: str | None = "sekret") -> openai.OpenAI:
@@ -143,3 +145,28 @@ def test_embedding_model_serves_embeddings_and_refuses_generation(tmp_path):
 def test_generate_model_refuses_embeddings(sim_server):
     with pytest.raises(openai.BadRequestError, match="does not support Embeddings API"):
         client(sim_server).embeddings.create(model="qwen", input="x")
+
+
+def test_a_client_that_disconnects_mid_stream_frees_its_request(sim_server):
+    before = value(scrape(sim_server), "vllm:request_success_total", finished_reason="abort")
+    body = json.dumps(
+        {"model": "qwen", "prompt": "walk away", "max_tokens": 3000, "stream": True, "ignore_eos": True}
+    )
+    conn = http.client.HTTPConnection("127.0.0.1", sim_server.port, timeout=10)
+    conn.request(
+        "POST",
+        "/v1/completions",
+        body,
+        {"Content-Type": "application/json", "Authorization": "Bearer sekret"},
+    )
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.read1(256).startswith(b"data: ")
+    conn.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if value(scrape(sim_server), "vllm:request_success_total", finished_reason="abort") > before:
+            break
+        time.sleep(0.05)
+    stats = json.loads(call(sim_server, "/sim/stats")[1])
+    assert value(scrape(sim_server), "vllm:request_success_total", finished_reason="abort") == before + 1
+    assert stats["running"] == 0 and stats["free_blocks"] == stats["num_blocks"]

@@ -153,3 +153,15 @@ def test_local_hf_config_json_becomes_a_model_entry(tmp_path):
 def test_unknown_model_names_the_model():
     with pytest.raises(UnknownModelError, match="not-a/model"):
         resolve_model("not-a/model")
+
+
+def test_awq_flag_on_an_unquantized_checkpoint_is_refused_but_fp8_quantizes_on_load():
+    awq = plan_memory(MISTRAL, "L4", quantization="awq", max_model_len=4096)
+    assert awq.reason == "Cannot find the config file for awq"
+    fp8 = plan_memory(MISTRAL, "L4", quantization="fp8", max_model_len=4096)
+    assert fp8.fits and fp8.weights_bytes < 0.6 * plan_memory(MISTRAL, "L4", max_model_len=4096).weights_bytes
+
+
+def test_allow_long_max_model_len_lifts_the_models_limit():
+    plan = plan_memory("Qwen/Qwen2.5-0.5B-Instruct", "L4", max_model_len=65536, allow_long_max_model_len=True)
+    assert plan.fits and plan.max_model_len == 65536
