@@ -89,6 +89,19 @@ CASES: list[tuple[str, Values, list[str]]] = [
     ),
     ("dtype-not-a-vllm-dtype", {"model": {"dtype": "bf16"}}, ["model.dtype"]),
     ("quantization-unknown", {"model": {"quantization": "int3"}}, ["model.quantization"]),
+    (
+        "labels-provider-without-labels",
+        _merge(
+            BOTH_POOLS,
+            {"capacityType": {"provider": "labels"}, "pools": {"onDemand": {"capacityLabels": {"a": "b"}}}},
+        ),
+        ["pools.spot.capacityLabels"],
+    ),
+    (
+        "no-provider-two-pools-share-nodes",
+        _merge(BOTH_POOLS, {"capacityType": {"provider": "none"}}),
+        ["pools.onDemand", "pools.spot"],
+    ),
     ("capacity-provider-unknown", {"capacityType": {"provider": "azure"}}, ["capacityType.provider"]),
     ("tensor-parallel-3", {"vllm": {"tensorParallelSize": 3}}, ["vllm.tensorParallelSize"]),
     (

@@ -23,6 +23,17 @@ and the chart fails once, each sentence naming the keys and the fix. deployment.
 {{- $e = append $e "pools.onDemand.enabled and pools.spot.enabled are both false: enable at least one GPU pool." }}
 {{- end }}
 
+{{- /* Capacity selection: each pool must land on its own kind of node */}}
+{{- $provider := $v.capacityType.provider }}
+{{- range $pool := $pools }}
+{{- $p := index $v.pools $pool }}
+{{- if and (eq $provider "labels") (not $p.capacityLabels) }}
+{{- $e = append $e (printf "capacityType.provider is labels but pools.%s.capacityLabels is empty: name the node labels of the pool's capacity type (e.g. {node-pool: gpu-%s})." $pool (kebabcase $pool)) }}
+{{- else if and (eq $provider "none") (gt (len $pools) 1) (not (or $p.capacityLabels $p.nodeSelector $p.affinity)) }}
+{{- $e = append $e (printf "capacityType.provider is none and both pools run, but pools.%s sets no capacityLabels, nodeSelector or affinity: spot and on-demand pods would share nodes. Pick a provider (gke, eks, karpenter, aks) or label each pool." $pool) }}
+{{- end }}
+{{- end }}
+
 {{- /* Tensor parallelism and GPUs */}}
 {{- $tp := $v.vllm.tensorParallelSize | int }}
 {{- $gpus := include "vllm-inference.gpuCount" . | int }}
