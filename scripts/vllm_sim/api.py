@@ -151,7 +151,7 @@ def _chat_text(messages: Any) -> str:
     return "".join(parts) + "<|im_start|>assistant\n"
 
 
-def _build_request(sim: SimServer, body: dict[str, Any], text: str, prefix: str) -> Request:
+def _build_request(sim: SimServer, body: dict[str, Any], text: str, prefix: str, chat: bool) -> Request:
     if int(body.get("n") or 1) != 1:
         raise ApiError(400, "vllm-sim serves n=1 only", param="n")
     prompt_len = max(1, count_tokens(text))
@@ -163,8 +163,8 @@ def _build_request(sim: SimServer, body: dict[str, Any], text: str, prefix: str)
             "input tokens. Please reduce the length of the input messages.",
         )
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    if max_tokens is None:
-        max_tokens = mml - prompt_len
+    if max_tokens is None:  # vLLM: 16 for completions (OpenAI's default), the rest of the context for chat
+        max_tokens = mml - prompt_len if chat else min(16, mml - prompt_len)
     if not isinstance(max_tokens, int) or max_tokens < 1:
         raise ApiError(400, "max_tokens must be at least 1, got " + repr(max_tokens), param="max_tokens")
     if max_tokens + prompt_len > mml:
@@ -275,7 +275,7 @@ async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
     body = await _json_body(request)
     name = _check_model(sim, body, "Chat Completions" if chat else "Completions", pooling=False)
     text = _chat_text(body.get("messages")) if chat else _prompt_text(body.get("prompt"))
-    req = _build_request(sim, body, text, "chatcmpl" if chat else "cmpl")
+    req = _build_request(sim, body, text, "chatcmpl" if chat else "cmpl", chat)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return await _stream(request, sim, req, name, chat, include_usage)

@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tensor-parallel-size", "-tp", type=int, default=1)
     p.add_argument("--pipeline-parallel-size", "-pp", type=int, default=1)
     p.add_argument("--block-size", type=int, default=None)
+    p.add_argument("--num-gpu-blocks-override", type=int, default=None)
+    p.add_argument("--kv-cache-memory-bytes", type=human_readable_int, default=None)
     p.add_argument("--enable-prefix-caching", action=bool_opt, default=None)
     p.add_argument("--enable-chunked-prefill", action=bool_opt, default=None)
     p.add_argument("--enforce-eager", action=bool_opt, default=False)

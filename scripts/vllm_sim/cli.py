@@ -145,6 +145,8 @@ def plan_from_args(args: argparse.Namespace, model: ModelSpec, sim_env: SimEnv) 
         enforce_eager=bool(args.enforce_eager),
         gpu_count=sim_env.gpu_count,
         allow_long_max_model_len=sim_env.allow_long_max_model_len,
+        kv_cache_memory_bytes=args.kv_cache_memory_bytes,
+        num_gpu_blocks_override=args.num_gpu_blocks_override,
     )
     if not chunked and plan.max_num_batched_tokens < plan.max_model_len:
         raise StartupError(

@@ -231,15 +231,19 @@ def plan_memory(
     enforce_eager: bool = False,
     gpu_count: int | None = None,
     allow_long_max_model_len: bool = False,
+    kv_cache_memory_bytes: int | None = None,
+    num_gpu_blocks_override: int | None = None,
 ) -> MemoryPlan:
     """Plan one vLLM instance of `model` on `gpu` (names from the catalogues, or specs).
 
     `quantization` is the `--quantization` flag (None: the checkpoint's own method, if any);
     `max_model_len` None means the model's max_position_embeddings, as in vLLM; `gpu_count` (GPUs
     visible to the pod) enables the world-size check; `allow_long_max_model_len` is vLLM's
-    VLLM_ALLOW_LONG_MAX_MODEL_LEN=1. Never raises for a configuration vLLM would
-    refuse: returns `fits=False` with vLLM's message in `reason`. Raises LookupError for unknown
-    names and ValueError for unknown dtype/quantization spellings.
+    VLLM_ALLOW_LONG_MAX_MODEL_LEN=1; `kv_cache_memory_bytes` sets the KV budget directly (ignoring the
+    utilization) and `num_gpu_blocks_override` replaces the block count after the checks, as in vLLM.
+
+    Never raises for a configuration vLLM would refuse: returns `fits=False` with vLLM's message in
+    `reason`. Raises LookupError for unknown names and ValueError for unknown dtype/quantization spellings.
     """
     spec = resolve_model(model) if isinstance(model, str) else model
     card = get_gpu(gpu) if isinstance(gpu, str) else gpu
@@ -264,7 +268,7 @@ def plan_memory(
     weights = _weights_bytes(spec, act_bytes, quant, shards)
     overhead = _overhead_bytes(spec, act_bytes, tp, shards, seqs, tokens, enforce_eager)
     budget = int(card.memory_bytes * gpu_memory_utilization)
-    kv_budget = budget - weights - overhead
+    kv_budget = budget - weights - overhead if kv_cache_memory_bytes is None else kv_cache_memory_bytes
     per_token = kv_bytes_per_token(spec, kv_elem, tp, pp)
     blocks = max(0, kv_budget // (block_size * per_token)) if per_token else 0
     kv_tokens = blocks * block_size
@@ -302,6 +306,8 @@ def plan_memory(
                 "`max_model_len` when initializing the engine."
             ),
         )
+    if num_gpu_blocks_override is not None and per_token:
+        blocks, kv_tokens = num_gpu_blocks_override, num_gpu_blocks_override * block_size
     return MemoryPlan(
         model=spec.name,
         gpu=card.key,

@@ -165,3 +165,10 @@ def test_awq_flag_on_an_unquantized_checkpoint_is_refused_but_fp8_quantizes_on_l
 def test_allow_long_max_model_len_lifts_the_models_limit():
     plan = plan_memory("Qwen/Qwen2.5-0.5B-Instruct", "L4", max_model_len=65536, allow_long_max_model_len=True)
     assert plan.fits and plan.max_model_len == 65536
+
+
+def test_kv_cache_memory_bytes_and_block_override_size_the_cache_directly():
+    sized = plan_memory(MISTRAL, "L4", max_model_len=4096, kv_cache_memory_bytes=2 * 2**30)
+    assert sized.kv_tokens == 2 * 2**30 // (128 * 1024)
+    override = plan_memory(MISTRAL, "L4", max_model_len=4096, num_gpu_blocks_override=300)
+    assert (override.num_blocks, override.kv_tokens) == (300, 4800)
