@@ -56,6 +56,7 @@ class SimServer:
     metrics: Metrics
     block_size: int
     seed: int
+    kv_capacity: int | None = None  # tokens the KV pool holds (None: no KV cache, encoder-only)
     api_keys: set[str] = field(default_factory=set)
     lora_names: list[str] = field(default_factory=list)
     draining: bool = False
@@ -155,24 +156,27 @@ def _build_request(sim: SimServer, body: dict[str, Any], text: str, prefix: str,
     if int(body.get("n") or 1) != 1:
         raise ApiError(400, "vllm-sim serves n=1 only", param="n")
     prompt_len = max(1, count_tokens(text))
+    # A pool shrunk by --num-gpu-blocks-override may hold less than max-model-len: a longer sequence could
+    # never be scheduled, so it is refused like an over-long prompt.
     mml = sim.max_model_len
-    if prompt_len > mml:
+    limit = min(mml, sim.kv_capacity) if sim.kv_capacity else mml
+    if prompt_len > limit:
         raise ApiError(
             400,
-            f"This model's maximum context length is {mml} tokens. However, your request has {prompt_len} "
+            f"This model's maximum context length is {limit} tokens. However, your request has {prompt_len} "
             "input tokens. Please reduce the length of the input messages.",
         )
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     if max_tokens is None:  # vLLM: 16 for completions (OpenAI's default), the rest of the context for chat
-        max_tokens = mml - prompt_len if chat else min(16, mml - prompt_len)
+        max_tokens = limit - prompt_len if chat else min(16, limit - prompt_len)
     if not isinstance(max_tokens, int) or max_tokens < 1:
         raise ApiError(400, "max_tokens must be at least 1, got " + repr(max_tokens), param="max_tokens")
-    if max_tokens + prompt_len > mml:
+    if max_tokens + prompt_len > limit:
         raise ApiError(
             400,
             f"'max_tokens' or 'max_completion_tokens' is too large: {max_tokens}. This model's maximum "
-            f"context length is {mml} tokens and your request has {prompt_len} input tokens "
-            f"({max_tokens} > {mml} - {prompt_len}).",
+            f"context length is {limit} tokens and your request has {prompt_len} input tokens "
+            f"({max_tokens} > {limit} - {prompt_len}).",
         )
     stop = body.get("stop") or ()
     stop = (stop,) if isinstance(stop, str) else tuple(s for s in stop if s)

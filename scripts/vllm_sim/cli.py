@@ -235,6 +235,7 @@ async def serve(
         runner=runner,
         metrics=metrics,
         block_size=plan.block_size,
+        kv_capacity=plan.kv_tokens or None,
         seed=args.seed,
         api_keys=api_keys,
         lora_names=[m["name"] for m in args.lora_modules or []],

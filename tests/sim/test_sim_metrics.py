@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import openai
-from sim_helpers import QWEN, call, scrape, value
+import pytest
+from sim_helpers import QWEN, call, scrape, start_sim, value
 
 REMOVED = (
     "vllm:gpu_cache_usage_perc",
@@ -82,3 +85,25 @@ def test_kv_cache_usage_is_a_fraction_that_control_can_force(sim_server):
     finally:
         call(sim_server, "/sim/kv-usage", {"value": None})
     assert value(scrape(sim_server), "vllm:kv_cache_usage_perc") < 0.85
+
+
+def test_a_small_kv_pool_preempts_under_concurrency_and_every_request_completes(tmp_path):
+    # 16 blocks = 256 tokens of KV for 6 concurrent requests needing ~110 tokens each.
+    sim = start_sim(tmp_path, "--max-model-len", "2048", "--num-gpu-blocks-override", "16")
+    try:
+        client = openai.OpenAI(base_url=f"{sim.url}/v1", api_key="x", max_retries=0, timeout=30)
+
+        def one(i: int) -> int:
+            out = client.completions.create(
+                model=QWEN, prompt=f"request {i} " * 4, max_tokens=100, extra_body={"ignore_eos": True}
+            )
+            return out.usage.completion_tokens
+
+        with ThreadPoolExecutor(6) as pool:
+            assert list(pool.map(one, range(6))) == [100] * 6
+        families = scrape(sim)
+        assert value(families, "vllm:num_preemptions_total") > 0
+        with pytest.raises(openai.BadRequestError, match="maximum context length is 256 tokens"):
+            client.completions.create(model=QWEN, prompt="x" * 4 * 200, max_tokens=100)
+    finally:
+        sim.stop()
