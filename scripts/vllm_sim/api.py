@@ -242,35 +242,38 @@ async def _stream(
     sent_pieces = sent_chars = 0
     buf = ""
     await _submit_delay(sim)
-    async with contextlib.aclosing(sim.runner.stream(req)) as moves:
-        async for count in moves:
-            finished = req.status == FINISHED
-            if count > sent_pieces:
-                buf += "".join(req.output[sent_pieces:count])
-                sent_pieces = count
-            upto = len(req.output_text) if finished else len(buf) - hold
-            out = []
-            if upto > sent_chars:
-                text = req.output_text if finished else buf
-                out.append(chunk(text[sent_chars:upto], None))
-                sent_chars = upto
-            if finished:
-                out.append(chunk("", req.finish_reason))
-                if include_usage:
-                    obj = "chat.completion.chunk" if chat else "text_completion"
-                    usage = {
-                        "id": req.request_id,
-                        "object": obj,
-                        "created": created,
-                        "model": name,
-                        "choices": [],
-                        "usage": _usage(req),
-                    }
-                    out.append(f"data: {json.dumps(usage)}\n\n")
-                out.append("data: [DONE]\n\n")
-            if out:
-                await resp.write("".join(out).encode())
-    await resp.write_eof()
+    try:
+        async with contextlib.aclosing(sim.runner.stream(req)) as moves:
+            async for count in moves:
+                finished = req.status == FINISHED
+                if count > sent_pieces:
+                    buf += "".join(req.output[sent_pieces:count])
+                    sent_pieces = count
+                upto = len(req.output_text) if finished else len(buf) - hold
+                out = []
+                if upto > sent_chars:
+                    text = req.output_text if finished else buf
+                    out.append(chunk(text[sent_chars:upto], None))
+                    sent_chars = upto
+                if finished:
+                    out.append(chunk("", req.finish_reason))
+                    if include_usage:
+                        obj = "chat.completion.chunk" if chat else "text_completion"
+                        usage = {
+                            "id": req.request_id,
+                            "object": obj,
+                            "created": created,
+                            "model": name,
+                            "choices": [],
+                            "usage": _usage(req),
+                        }
+                        out.append(f"data: {json.dumps(usage)}\n\n")
+                    out.append("data: [DONE]\n\n")
+                if out:
+                    await resp.write("".join(out).encode())
+        await resp.write_eof()
+    except ConnectionResetError:  # the client left; closing the stream aborted its request
+        pass
     return resp
 
 
