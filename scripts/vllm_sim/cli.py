@@ -245,6 +245,7 @@ async def serve(
     if sim_env.control:
         add_control_routes(app)
     runner.start()
+    stats_task = None if args.disable_log_stats else asyncio.create_task(runner.log_stats())
     web_runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
     await web_runner.setup()
     host = args.host or "0.0.0.0"
@@ -272,6 +273,8 @@ async def serve(
     await asyncio.sleep(0.05)  # let aborted streams write their last chunk
     await web_runner.cleanup()
     await runner.stop()
+    if stats_task:
+        stats_task.cancel()
     log.info("Shutting down.")
     return 0
 

@@ -221,6 +221,8 @@ class Engine:
     prefix_queries: int = 0
     prefix_hits: int = 0
     max_running_seen: int = 0
+    prompt_tokens_total: int = 0
+    generation_tokens_total: int = 0
 
     def __post_init__(self) -> None:
         blocks = self.config.num_blocks if self.config.needs_kv else 0
@@ -397,6 +399,8 @@ class Engine:
             self.running = [r for r in self.running if r.status == RUNNING]
         if self._batch_open and self.config.static_batching and generated:
             self._batch_open = False
+        self.prompt_tokens_total += prompt_tokens
+        self.generation_tokens_total += generated
         if self.observer:
             self.observer.on_step(prompt_tokens, generated, step.preempted)
         return updated

@@ -125,6 +125,39 @@ class AsyncEngine:
             pass
         return req
 
+    async def log_stats(self, interval: float = 10.0) -> None:
+        """vLLM's periodic engine line (off with --disable-log-stats), printed while there is traffic."""
+        engine = self.engine
+        last = (
+            engine.prompt_tokens_total,
+            engine.generation_tokens_total,
+            engine.prefix_queries,
+            engine.prefix_hits,
+        )
+        while True:
+            await asyncio.sleep(interval)
+            now = (
+                engine.prompt_tokens_total,
+                engine.generation_tokens_total,
+                engine.prefix_queries,
+                engine.prefix_hits,
+            )
+            if now == last and not engine.has_work():
+                continue
+            queries, hits = now[2] - last[2], now[3] - last[3]
+            log.info(
+                "Engine 000: Avg prompt throughput: %.1f tokens/s, Avg generation throughput: %.1f "
+                "tokens/s, Running: %d reqs, Waiting: %d reqs, GPU KV cache usage: %.1f%%, "
+                "Prefix cache hit rate: %.1f%%",
+                (now[0] - last[0]) / interval,
+                (now[1] - last[1]) / interval,
+                len(engine.running),
+                len(engine.waiting),
+                engine.kv_usage() * 100,
+                100 * hits / queries if queries else 0.0,
+            )
+            last = now
+
     def lag_stats(self) -> dict[str, float]:
         samples = sorted(self.lag)
         if not samples:
