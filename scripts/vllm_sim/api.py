@@ -400,7 +400,29 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
-def build_app(sim: SimServer) -> web.Application:
+async def load_lora_adapter(request: web.Request) -> web.Response:
+    sim = _server(request)
+    body = await _json_body(request)
+    name, path = body.get("lora_name"), body.get("lora_path")
+    if not name or not path:
+        raise ApiError(400, "Both 'lora_name' and 'lora_path' must be provided.")
+    if name in sim.lora_names:
+        raise ApiError(400, f"The lora adapter '{name}' has already been loaded.", "InvalidUserInput")
+    sim.lora_names.append(name)
+    return web.Response(text=f"Success: LoRA adapter '{name}' added successfully.")
+
+
+async def unload_lora_adapter(request: web.Request) -> web.Response:
+    sim = _server(request)
+    name = (await _json_body(request)).get("lora_name")
+    if name not in sim.lora_names:
+        raise ApiError(404, f"The lora adapter '{name}' cannot be found.", "NotFoundError")
+    sim.lora_names.remove(name)
+    return web.Response(text=f"Success: LoRA adapter '{name}' removed successfully.")
+
+
+def build_app(sim: SimServer, runtime_lora: bool = False) -> web.Application:
+    """The server's routes; `runtime_lora` (VLLM_ALLOW_RUNTIME_LORA_UPDATING) adds adapter (un)loading."""
     app = web.Application(middlewares=[auth_middleware], client_max_size=64 * 1024**2)
     app["sim"] = sim
     app.router.add_get("/health", health)
@@ -412,4 +434,7 @@ def build_app(sim: SimServer) -> web.Application:
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/embeddings", embeddings)
+    if runtime_lora:
+        app.router.add_post("/v1/load_lora_adapter", load_lora_adapter)
+        app.router.add_post("/v1/unload_lora_adapter", unload_lora_adapter)
     return app

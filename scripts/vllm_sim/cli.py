@@ -241,7 +241,9 @@ async def serve(
         lora_names=[m["name"] for m in args.lora_modules or []],
     )
     holder["sim"] = sim
-    app = build_app(sim)
+    app = build_app(
+        sim, runtime_lora=env.get("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "").lower() in ("1", "true")
+    )
     if sim_env.control:
         add_control_routes(app)
     runner.start()

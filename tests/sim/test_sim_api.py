@@ -170,3 +170,32 @@ def test_a_client_that_disconnects_mid_stream_frees_its_request(sim_server):
     stats = json.loads(call(sim_server, "/sim/stats")[1])
     assert value(scrape(sim_server), "vllm:request_success_total", finished_reason="abort") == before + 1
     assert stats["running"] == 0 and stats["free_blocks"] == stats["num_blocks"]
+
+
+def test_lora_modules_are_served_and_runtime_loading_needs_the_environment_flag(tmp_path):
+    sim = start_sim(
+        tmp_path,
+        "--max-model-len",
+        "2048",
+        "--enable-lora",
+        "--lora-modules",
+        "sql=/loras/sql",
+        env={"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"},
+    )
+    try:
+        c = client(sim, key=None)
+        assert [m.id for m in c.models.list().data] == [QWEN, "sql"]
+        assert c.completions.create(model="sql", prompt="select", max_tokens=2).usage.completion_tokens == 2
+        status, text = call(sim, "/v1/load_lora_adapter", {"lora_name": "chat", "lora_path": "/loras/chat"})
+        assert status == 200 and b"added successfully" in text
+        assert "chat" in [m.id for m in c.models.list().data]
+        assert call(sim, "/v1/load_lora_adapter", {"lora_name": "chat", "lora_path": "/loras/chat"})[0] == 400
+        assert call(sim, "/v1/unload_lora_adapter", {"lora_name": "chat"})[0] == 200
+        assert call(sim, "/v1/unload_lora_adapter", {"lora_name": "chat"})[0] == 404
+    finally:
+        sim.stop()
+
+
+def test_runtime_lora_loading_is_absent_without_the_environment_flag(sim_server):
+    status, _ = call(sim_server, "/v1/load_lora_adapter", {"lora_name": "x", "lora_path": "/x"}, "sekret")
+    assert status == 404
