@@ -3,20 +3,22 @@
 A base is a values file as users pass it: `values/<preset>.yaml` or
 `charts/vllm-inference/ci/<x>-values.yaml`, found by glob so new ones join the matrix by existing.
 A toggle is a factor with named levels; each level is a values overlay applied on top of the base.
-Overlays always build a valid combination (a TP level sets the GPU count with it; switching spot off keeps
-an on-demand pool). Combinations that are not valid inputs are ruled out by `allowed()` from the base's own
-values, not by swallowing helm failures: lowering a preset's tensor-parallel size below what it was
-sized for, a TP that does not divide the model's attention heads, or removing the only pool of a
-spot-only preset. Every base is also rendered as is, with every optional feature on, and with every
-optional feature off.
+Overlays build valid combinations (a TP level sets the GPU count with it; switching spot off keeps an
+on-demand pool). Combinations that are not valid inputs are ruled out by `allowed()` on the merged values,
+never by swallowing helm failures: lowering a preset's tensor-parallel size below what it was sized for, a
+TP that does not divide the model's attention heads, a ReadWriteOnce model cache with more than one pod,
+an HPA (no KEDA) asked to scale a pool to zero.
+
+Cost versus coverage: every base renders as is and with every optional feature on at every minor; the
+pairwise rows treat the Kubernetes minor as one more factor, so every (base, minor), (toggle level, minor)
+and (base, toggle level) pair renders without multiplying the whole cover by the number of minors.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import yaml
 
 from .pairwise import pairwise_rows
 from .render import CHART_DIR, ROOT
+from .versions import kube_minors
 
 PRESETS_DIR = ROOT / "values"
 CI_DIR = CHART_DIR / "ci"
@@ -32,13 +35,14 @@ Values = dict[str, Any]
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> Values:
-    """Helm's merge of values files: maps merge recursively, anything else in `over` replaces."""
-    out = copy.deepcopy(dict(base))
+    """Helm's merge of values files: maps merge recursively, anything else in `over` replaces.
+    Unchanged subtrees are shared, not copied: treat every values tree here as read-only."""
+    out = dict(base)
     for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = value
     return out
 
 
@@ -159,6 +163,19 @@ TOGGLES: dict[str, dict[str, Values]] = {
             },
         },
     },
+    "pdb": {
+        "on": {"pools": {"onDemand": {"pdb": {"enabled": True}}, "spot": {"pdb": {"enabled": True}}}},
+        "off": {"pools": {"onDemand": {"pdb": {"enabled": False}}, "spot": {"pdb": {"enabled": False}}}},
+    },
+    "serviceAccount": {
+        "created": {"serviceAccount": {"create": True}},
+        "existing": {"serviceAccount": {"create": False, "name": "inference-runner"}},
+    },
+    "hfToken": {
+        "none": {"huggingface": {"existingSecret": "", "token": ""}},
+        "created": {"huggingface": {"existingSecret": "", "token": "hf_matrix_token"}},
+        "existing": {"huggingface": {"existingSecret": "hf-token", "token": ""}},
+    },
     "modelCache": {
         "emptyDir": {"modelCache": {"mode": "emptyDir"}},
         "pvc": {"modelCache": {"mode": "pvc", "pvc": {"accessMode": "ReadWriteMany"}}},
@@ -180,14 +197,6 @@ ALL_ON = {
     "networkPolicy": "on",
     "exposure": "gateway",
 }
-ALL_OFF = {
-    "autoscaling": "off",
-    "monitoring": "off",
-    "auth": "off",
-    "prefixCaching": "default",
-    "networkPolicy": "off",
-    "exposure": "none",
-}
 
 
 @cache
@@ -198,19 +207,51 @@ def attention_heads(model: str) -> int | None:
     return (known.get(model) or {}).get("attentionHeads")
 
 
+def overlay_of(levels: Mapping[str, str]) -> Values:
+    """The values overlay of some toggle levels (factors that are not toggles are ignored)."""
+    overlay: Values = {}
+    for factor in TOGGLES:
+        if factor in levels:
+            overlay = deep_merge(overlay, TOGGLES[factor][levels[factor]])
+    return overlay
+
+
+def _single_pod_claim(v: Values) -> bool:
+    mode = dig(v, "modelCache.mode")
+    access = dig(v, f"modelCache.{mode}.accessMode") if mode in ("pvc", "existingClaim") else None
+    return access == "ReadWriteOnce"
+
+
 def allowed(base: Base, row: Mapping[str, str]) -> bool:
-    """Whether applying the toggle levels in `row` to `base` is a valid input (see the module doc)."""
-    v = base.values
+    """Whether applying the toggle levels in `row` to `base` is a valid input. The rules are the chart's
+    documented constraints on values (see the module doc), checked on the merged values."""
+    return _allowed(base, tuple(sorted((k, v) for k, v in row.items() if k in TOGGLES)))
+
+
+@cache
+def _allowed(base: Base, levels: tuple[tuple[str, str], ...]) -> bool:
+    row = dict(levels)
+    v = deep_merge(base.values, overlay_of(row))
     if "tp" in row:
         tp, heads = int(row["tp"]), attention_heads(dig(v, "model.name", ""))
-        if tp < int(dig(v, "vllm.tensorParallelSize", 1)) or (heads and heads % tp):
+        if tp < int(dig(base.values, "vllm.tensorParallelSize", 1)) or (heads and heads % tp):
             return False
-    return not ("spot" in row and row["spot"] == "off" and not dig(v, "pools.onDemand.enabled", False))
+    pools = [p for p in ("onDemand", "spot") if dig(v, f"pools.{p}.enabled")]
+    autoscaling, keda = bool(dig(v, "autoscaling.enabled")), bool(dig(v, "keda.enabled"))
+    if not pools:
+        return False
+    if _single_pod_claim(v) and (len(pools) > 1 or autoscaling):
+        return False  # a ReadWriteOnce claim can serve one pod only
+    # an HPA cannot scale to zero (HPAScaleToZero is alpha): minReplicas 0 needs KEDA
+    return not (autoscaling and not keda and any(dig(v, f"pools.{p}.minReplicas", 1) == 0 for p in pools))
 
 
 @dataclass(frozen=True)
 class Scenario:
+    """A base with toggle levels applied, and the Kubernetes minors it is rendered for."""
+
     base: Base
+    minors: tuple[str, ...]
     toggles: tuple[tuple[str, str], ...] = ()
     label: str = ""
     overlay: Values = field(default_factory=dict, compare=False, hash=False)
@@ -224,7 +265,7 @@ class Scenario:
     def values_files(self) -> tuple[Path, ...]:
         return (self.base.path,)
 
-    @property
+    @cached_property
     def values(self) -> Values:
         """What the templates see: chart defaults, then the base file, then the overlay."""
         return deep_merge(self.base.values, self.overlay)
@@ -233,32 +274,35 @@ class Scenario:
         return dict(self.toggles).get(factor)
 
 
-def _scenario(base: Base, levels: Mapping[str, str], label: str = "") -> Scenario:
-    overlay: Values = {}
-    for factor in TOGGLES:
-        if factor in levels:
-            overlay = deep_merge(overlay, TOGGLES[factor][levels[factor]])
+def _scenario(base: Base, minors: tuple[str, ...], levels: Mapping[str, str], label: str = "") -> Scenario:
+    overlay = overlay_of(levels)
     toggles = tuple((f, levels[f]) for f in TOGGLES if f in levels)
-    return Scenario(base=base, toggles=toggles, label=label, overlay=overlay)
+    return Scenario(base=base, minors=minors, toggles=toggles, label=label, overlay=overlay)
 
 
 def scenarios() -> list[Scenario]:
-    """Every base as is, all-on, all-off, plus a pairwise cover of (base x toggles), in a stable order."""
-    all_bases = bases()
-    if not all_bases:
-        return []
+    """Every base as is and all-on at every minor, plus a pairwise cover of (base x minor x toggles)."""
+    all_bases, minors = bases(), tuple(kube_minors())
     by_name = {b.name: b for b in all_bases}
     out: list[Scenario] = []
     for b in all_bases:
-        out.append(Scenario(base=b))
-        out.append(_scenario(b, {k: lv for k, lv in ALL_ON.items() if allowed(b, {k: lv})}, "all-on"))
-        out.append(_scenario(b, {k: lv for k, lv in ALL_OFF.items() if allowed(b, {k: lv})}, "all-off"))
-    factors: dict[str, list[str]] = {"base": list(by_name), **{f: list(lv) for f, lv in TOGGLES.items()}}
+        out.append(Scenario(base=b, minors=minors))
+        on: dict[str, str] = {}
+        for factor, level in ALL_ON.items():
+            on = {**on, factor: level} if allowed(b, {**on, factor: level}) else on
+        out.append(_scenario(b, minors, on, "all-on"))
+    if not all_bases:
+        return out
+    factors: dict[str, list[str]] = {
+        "base": list(by_name),
+        "minor": list(minors),
+        **{f: list(lv) for f, lv in TOGGLES.items()},
+    }
 
     def ok(row: Mapping[str, str]) -> bool:
         return "base" not in row or allowed(by_name[row["base"]], row)
 
     for row in pairwise_rows(factors, ok):
-        levels = {k: v for k, v in row.items() if k != "base"}
-        out.append(_scenario(by_name[row["base"]], levels))
+        levels = {k: v for k, v in row.items() if k not in ("base", "minor")}
+        out.append(_scenario(by_name[row["base"]], (row["minor"],), levels))
     return out

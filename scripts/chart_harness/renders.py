@@ -9,7 +9,7 @@ from functools import cache
 from .matrix import Scenario, scenarios
 from .render import HelmFailed, Rendered
 from .render_cache import cached_render
-from .versions import kube_minors, kube_version
+from .versions import kube_version
 
 
 @dataclass(frozen=True)
@@ -25,16 +25,27 @@ class Case:
         return f"{self.scenario.id}@{self.minor}" + ("" if self.helm == "helm" else f"/{self.helm}")
 
 
+_done: dict[Case, Rendered | HelmFailed] = {}
+
+
 def render_case(case: Case) -> Rendered:
-    """The case's render (cached); raises HelmFailed when the chart refuses it."""
-    s = case.scenario
-    return cached_render(
-        s.overlay, values_files=s.values_files, kube_version=kube_version(case.minor), helm=case.helm
-    )
+    """The case's render (cached, and memoised per case: sweeps revisit every case many times)."""
+    if case not in _done:
+        s = case.scenario
+        try:
+            _done[case] = cached_render(
+                s.overlay, values_files=s.values_files, kube_version=kube_version(case.minor), helm=case.helm
+            )
+        except HelmFailed as e:
+            _done[case] = e
+    result = _done[case]
+    if isinstance(result, HelmFailed):
+        raise result
+    return result
 
 
 def cases() -> list[Case]:
-    return [Case(s, minor) for s in scenarios() for minor in kube_minors()]
+    return [Case(s, minor) for s in scenarios() for minor in s.minors]
 
 
 @cache

@@ -309,7 +309,12 @@ def test_hpa_targets_vllm_metrics_never_cpu_and_the_kv_target_is_a_fraction() ->
     assert_sweep(*sweep(check))
 
 
-VLLM_SELECTOR = re.compile(r"(vllm:[a-zA-Z_:]+)(\{[^}]*\})?")
+# A vector selector of a vLLM metric (or `up`), with its matcher block when it has one.
+SCOPED_SELECTOR = re.compile(r"(vllm:[a-zA-Z_:]+|\bup\b)(\{[^}]*\})?")
+MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"')
+# Labels Prometheus itself puts on every scraped series, and labels vLLM puts on its metrics.
+SCRAPE_LABELS = {"namespace", "pod", "service", "job", "instance", "container", "endpoint"}
+VLLM_LABELS = {"model_name", "engine", "le", "finished_reason"}
 
 
 def _queries(r: Rendered) -> Iterator[tuple[str, str]]:
@@ -322,17 +327,83 @@ def _queries(r: Rendered) -> Iterator[tuple[str, str]]:
                 yield f"PrometheusRule {rule.get('alert') or rule.get('record')}", str(rule["expr"])
 
 
+def _matchers(block: str) -> list[tuple[str, str, str]]:
+    return MATCHER.findall(block or "")
+
+
+def _series_matches(matchers: list[tuple[str, str, str]], pod_labels: dict[str, str]) -> bool:
+    """Whether the series of a pod (pod labels copied as app_kubernetes_io_*) satisfy the matchers."""
+    for label, op, value in matchers:
+        if label == "namespace":
+            actual = NAMESPACE
+        elif label.startswith("app_kubernetes_io_"):
+            actual = pod_labels.get("app.kubernetes.io/" + label.removeprefix("app_kubernetes_io_"), "")
+        else:
+            continue
+        hit = re.fullmatch(value, actual) is not None if "~" in op else actual == value
+        if hit != (op in ("=", "=~")):
+            return False
+    return True
+
+
+def _fullname(case: Case) -> str:
+    v = values(case)
+    return dig(v, "fullnameOverride") or f"{RELEASE}-{dig(v, 'nameOverride') or 'vllm-inference'}"
+
+
 def test_every_vllm_metric_in_a_query_is_scoped_to_the_release() -> None:
     def check(case: Case, r: Rendered) -> Iterator[Finding]:
         if dig(values(case), "autoscaling.scopeMatchers"):
             return  # user-supplied matchers are the user's scope
+        release_values = {RELEASE, _fullname(case)}
         for where, query in _queries(r):
-            for metric, matchers in VLLM_SELECTOR.findall(query):
+            for metric, block in SCOPED_SELECTOR.findall(query):
+                found = _matchers(block)
+                ns = ("namespace", "=", NAMESPACE) in found
+                yield ns, f"{where}: {metric}{block} is not scoped to namespace {NAMESPACE}"
+                pinned = any(op == "=" and val in release_values for _l, op, val in found)
+                yield pinned, f"{where}: {metric}{block} is not pinned to release {RELEASE}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_kv_cache_trigger_averages_exactly_its_own_pools_pods() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        if dig(values(case), "autoscaling.scopeMatchers") or dig(
+            values(case), "autoscaling.triggers.kvCacheUsage.query"
+        ):
+            return
+        pods = {o["metadata"]["name"]: k.labels(m) for o, m in _workloads(r)}
+        for so, t in _prometheus_triggers(r):
+            query = t["metadata"]["query"]
+            if "vllm:kv_cache_usage_perc" not in query:
+                continue
+            found = [_matchers(b) for m, b in SCOPED_SELECTOR.findall(query) if m.startswith("vllm:")]
+            target = so["spec"]["scaleTargetRef"]["name"]
+            hits = sorted(name for name, lab in pods.items() if all(_series_matches(f, lab) for f in found))
+            yield (
+                hits == [target],
+                f"ScaledObject {so['metadata']['name']} KV query averages {hits}, not [{target}]",
+            )
+
+    assert_sweep(*sweep(check))
+
+
+def test_query_matchers_only_use_labels_the_monitor_attaches() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        monitors = r.of_kind("ServiceMonitor") + r.of_kind("PodMonitor")
+        if not monitors or dig(values(case), "autoscaling.scopeMatchers"):
+            return
+        attached = set(SCRAPE_LABELS | VLLM_LABELS)
+        for mon in monitors:
+            names = mon["spec"].get("podTargetLabels", []) + mon["spec"].get("targetLabels", [])
+            attached |= {re.sub(r"[^a-zA-Z0-9_]", "_", n) for n in names}
+        for where, query in _queries(r):
+            for label, _op, _val in MATCHER.findall(query):
                 yield (
-                    f'namespace="{NAMESPACE}"' in matchers,
-                    f"{where}: {metric}{matchers} not scoped to namespace",
+                    label in attached,
+                    f"{where}: matcher on {label!r}, which no monitor attaches ({sorted(attached)})",
                 )
-                yield RELEASE in matchers, f"{where}: {metric}{matchers} not scoped to release {RELEASE!r}"
 
     assert_sweep(*sweep(check))
 
