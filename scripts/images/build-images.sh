@@ -43,6 +43,15 @@ pack() {
   rm -rf "$work"
 }
 
+# current ARCHIVE NAME: make ARCHIVE the one $OUT/NAME.oci.tar points at, and drop NAME's older builds.
+current() {
+  local archive=$1 name=$2 old
+  ln -sfn "$archive" "$OUT/$name.oci.tar"
+  for old in "$OUT/$name"-*.oci.tar; do
+    [[ $old == "$archive" ]] || rm -f "$old"
+  done
+}
+
 build_pause() {
   local archive; archive="$OUT/pause-$(key /usr/bin/catatonit).oci.tar"
   if [[ ! -f $archive ]]; then
@@ -52,7 +61,7 @@ build_pause() {
     pack "$rootfs" "$archive" 0.1.0 --config.entrypoint /catatonit --config.entrypoint -P --config.user 65535:65535
     rm -rf "$rootfs"
   fi
-  ln -sfn "$archive" "$OUT/pause.oci.tar"
+  current "$archive" pause
 }
 
 # The Debian base (minbase + python3), cached as a tarball: debootstrap is the slow step.
@@ -116,7 +125,7 @@ build_sim() {
       --config.env PYTHONUNBUFFERED=1 --config.workingdir /home/vllm --config.exposedports 8000/tcp
     rm -rf "$rootfs"
   fi
-  ln -sfn "$archive" "$OUT/vllm-sim.oci.tar"
+  current "$archive" vllm-sim
 }
 
 main() {
