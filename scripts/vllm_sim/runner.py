@@ -67,7 +67,10 @@ class AsyncEngine:
             step = engine.schedule() if engine.has_work() else None
             if step is None:
                 self._wake.clear()
-                await self._wake.wait()
+                if engine.has_work():  # nothing schedulable yet (e.g. all just preempted): poll again soon
+                    await asyncio.sleep(0.001)
+                else:
+                    await self._wake.wait()
                 ideal = loop.time()
                 continue
             ideal += step.duration * self.time_scale + self.extra_step_seconds
