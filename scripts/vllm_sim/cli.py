@@ -219,6 +219,7 @@ async def serve(
         running=lambda: holder["sim"].running_count(),
         waiting=lambda: holder["sim"].waiting_count(),
         kv_usage=lambda: holder["sim"].kv_usage(),
+        draining=lambda: float(holder["sim"].draining),
         cache_info={
             "block_size": str(plan.block_size),
             "cache_dtype": plan.kv_cache_dtype,

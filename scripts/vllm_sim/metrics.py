@@ -54,6 +54,7 @@ class Metrics:
         running: Callable[[], float],
         waiting: Callable[[], float],
         kv_usage: Callable[[], float],
+        draining: Callable[[], float],
         cache_info: dict[str, str],
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -72,6 +73,7 @@ class Metrics:
         gauge("vllm:num_requests_running", "Number of requests in model execution batches.", running)
         gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", waiting)
         gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", kv_usage)
+        gauge("vllm:server_draining", "1 while the server drains for shutdown, else 0.", draining)
         info = Gauge(
             "vllm:cache_config_info",
             "Information of the LLMEngine CacheConfig",

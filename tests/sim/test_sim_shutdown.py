@@ -7,7 +7,7 @@ import threading
 import time
 
 import openai
-from sim_helpers import QWEN, SimProcess, call, start_sim
+from sim_helpers import QWEN, SimProcess, call, scrape, start_sim, value
 
 SLOW = {"VLLM_SIM_TIME_SCALE": "0.5"}  # ~2.8 ms per decode step (Qwen2.5-0.5B on an L4 at half time)
 
@@ -63,6 +63,7 @@ def test_shutdown_timeout_refuses_new_requests_and_lets_in_flight_ones_finish(tm
     sim.proc.send_signal(signal.SIGTERM)
     time.sleep(0.2)
     assert call(sim, "/v1/completions", {"prompt": "late", "max_tokens": 1})[0] == 503
+    assert value(scrape(sim), "vllm:server_draining") == 1
     assert sim.proc.wait(timeout=15) == 0
     stream.join(5)
     assert stream.error is None
