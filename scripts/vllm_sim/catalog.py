@@ -92,6 +92,8 @@ class Quantization:
     overhead: float
     min_capability: int
     aliases: tuple[str, ...]
+    # The checkpoint format this method loads: a Marlin kernel (awq_marlin) serves an `awq` checkpoint.
+    checkpoint_format: str
 
 
 def _load_yaml(name: str) -> Any:
@@ -147,6 +149,7 @@ def load_quantizations() -> dict[str, Quantization]:
             overhead=entry["overhead"],
             min_capability=entry["min_capability"],
             aliases=tuple(entry["aliases"]),
+            checkpoint_format=entry.get("checkpoint_format", name),
         )
         for alias in quant.aliases:
             out[alias] = quant

@@ -178,7 +178,11 @@ def _config_error(
     own = model.quantization
     if quant_flag in PRE_QUANTIZED_ONLY and not own:
         return "ValueError", f"Cannot find the config file for {quant_flag}"
-    if own and quant_flag and load_quantizations()[own].name != quant_flag:
+    if (
+        own
+        and quant_flag
+        and load_quantizations()[quant_flag].checkpoint_format != load_quantizations()[own].name
+    ):
         return "ValueError", (
             f"Quantization method specified in the model config ({own}) does not match the "
             f"quantization method specified in the `quantization` argument ({quant_flag})."

@@ -93,6 +93,20 @@ def test_max_model_len_over_the_models_limit_is_refused():
     assert "User-specified max_model_len (65536) is greater than the derived max_model_len" in plan.reason
 
 
+@pytest.mark.parametrize(("gpu", "fits"), [("T4", False), ("L4", True)])
+def test_marlin_kernels_load_awq_checkpoints_but_need_capability_8_0(gpu, fits):
+    plan = plan_memory(
+        "TheBloke/Mistral-7B-Instruct-v0.2-AWQ",
+        gpu,
+        quantization="awq_marlin",
+        dtype="half",
+        max_model_len=4096,
+    )
+    assert plan.fits is fits
+    if not fits:
+        assert "The quantization method awq_marlin is not supported for the current GPU" in plan.reason
+
+
 def test_quantization_flag_must_match_the_checkpoint():
     plan = plan_memory("TheBloke/Mistral-7B-Instruct-v0.2-AWQ", "L4", quantization="gptq", max_model_len=4096)
     assert (
