@@ -72,6 +72,19 @@ CASES: list[tuple[str, Values, list[str]]] = [
         _merge(MISTRAL_T4, {"model": {"dtype": "half"}}),
         ["model.name", "gpu.type"],
     ),
+    (
+        "scope-matchers-not-promql",
+        _merge(AUTOSCALED, {"autoscaling": {"scopeMatchers": "namespace=inference"}}),
+        ["autoscaling.scopeMatchers"],
+    ),
+    (
+        "custom-query-ignored-by-hpa",
+        _merge(
+            trigger("kvCacheUsage", query='avg(vllm:kv_cache_usage_perc{namespace="inference"})'),
+            {"keda": {"enabled": False}},
+        ),
+        [KV_QUERY, "keda.enabled"],
+    ),
     ("recipe-latest-tag", {"image": {"tag": "latest"}}, ["image.tag"]),
     # Schema: types, ranges, enums, unknown keys.
     ("threshold-zero", trigger("kvCacheUsage", threshold=0), [KV_THRESHOLD]),

@@ -201,6 +201,18 @@ and the chart fails once, each sentence naming the keys and the fix. deployment.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if not $v.keda.enabled }}
+{{- range $name, $trig := $t }}
+{{- if $trig.query }}
+{{- $e = append $e (printf "autoscaling.triggers.%s.query is set but keda.enabled is false: the HPA reads the adapter metric hpa.metricNames.%s, so the query would be silently ignored. Put it in your prometheus-adapter rule (docs/chart.md) or use KEDA." $name $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with $v.autoscaling.scopeMatchers }}
+{{- if not (regexMatch "^\\s*[a-zA-Z_][a-zA-Z0-9_]*\\s*(=|=~)\\s*\"[^\"]+\"(\\s*,\\s*[a-zA-Z_][a-zA-Z0-9_]*\\s*(=|=~|!=|!~)\\s*\"[^\"]*\")*\\s*$" .) }}
+{{- $e = append $e (printf "autoscaling.scopeMatchers %q is not a PromQL matcher list: write label=\"value\" pairs separated by commas, the first an equality (e.g. namespace=\"inference\",app_kubernetes_io_instance=\"llm\")." .) }}
+{{- end }}
+{{- end }}
 {{- range $pool := $pools }}
 {{- $r := include "vllm-inference.poolReplicaRange" (dict "root" $ "pool" $pool) | fromJson }}
 {{- if gt ($r.min | int) ($r.max | int) }}
