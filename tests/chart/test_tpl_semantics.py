@@ -142,3 +142,12 @@ def test_embedding_models_get_an_embeddings_test_instead_of_completions() -> Non
     r = render_chart({"tests": {"kind": "embed"}})
     names = {p["metadata"]["name"] for p in r.of_kind("Pod")}
     assert names == {f"{FULL}-test-models", f"{FULL}-test-embeddings"}
+
+
+def test_a_scoped_custom_query_is_rendered_verbatim_for_every_pool() -> None:
+    query = 'max(vllm:kv_cache_usage_perc{namespace="inference",model_name="m"})'
+    r = render_chart(
+        {**BOTH_KEDA, "autoscaling": {"enabled": True, "triggers": {"kvCacheUsage": {"query": query}}}}
+    )
+    for pool in ("on-demand", "spot"):
+        assert _trigger(r, pool, "kv-cache-usage")["metadata"]["query"] == query
