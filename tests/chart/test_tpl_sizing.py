@@ -50,6 +50,7 @@ def test_every_catalogue_gpu_has_the_same_memory_in_the_chart(key: str) -> None:
 
 def test_quantization_sizes_match_the_catalogue() -> None:
     quants = load_quantizations()
+    assert set(SIZING["quantizations"]) == set(quants)
     for name, row in SIZING["quantizations"].items():
         q = quants[name]
         assert (row["bytesPerParam"], row["overhead"], row["minCapability"]) == (
