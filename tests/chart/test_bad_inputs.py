@@ -370,6 +370,14 @@ def _helm_template(*extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, check=False)
 
 
+def test_chart_refuses_the_string_threshold_even_when_schema_validation_is_skipped() -> None:
+    run = _helm_template(
+        "--skip-schema-validation", "--set", "autoscaling.enabled=true", "--set-string", f"{KV_THRESHOLD}=70"
+    )
+    assert run.returncode != 0
+    assert KV_THRESHOLD in run.stderr and "must be a number" in run.stderr
+
+
 def test_chart_refuses_threshold_70_even_when_schema_validation_is_skipped() -> None:
     run = _helm_template(
         "--skip-schema-validation", "--set", "autoscaling.enabled=true", "--set", f"{KV_THRESHOLD}=70"

@@ -176,7 +176,9 @@ and the chart fails once, each sentence naming the keys and the fix. deployment.
 {{- $e = append $e "autoscaling.enabled is true but autoscaling.triggers.kvCacheUsage.enabled and autoscaling.triggers.requestsWaiting.enabled are both false: enable at least one vLLM metric (the chart never scales on CPU)." }}
 {{- end }}
 {{- $th := $t.kvCacheUsage.threshold }}
-{{- if or (not (or (kindIs "float64" $th) (kindIs "int64" $th) (kindIs "int" $th))) (gt ($th | float64) 1.0) (le ($th | float64) 0.0) }}
+{{- if not (or (kindIs "float64" $th) (kindIs "int64" $th) (kindIs "int" $th)) }}
+{{- $e = append $e (printf "autoscaling.triggers.kvCacheUsage.threshold is the string %q: it must be a number, and vllm:kv_cache_usage_perc is a fraction from 0 to 1 (0.7 = 70 %%)." (toString $th)) }}
+{{- else if or (gt ($th | float64) 1.0) (le ($th | float64) 0.0) }}
 {{- $e = append $e (printf "autoscaling.triggers.kvCacheUsage.threshold is %v but vllm:kv_cache_usage_perc is a fraction from 0 to 1: use 0.7 for 70 %%." $th) }}
 {{- end }}
 {{- if le ($t.requestsWaiting.threshold | float64) 0.0 }}
