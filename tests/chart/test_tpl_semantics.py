@@ -151,3 +151,18 @@ def test_a_scoped_custom_query_is_rendered_verbatim_for_every_pool() -> None:
     )
     for pool in ("on-demand", "spot"):
         assert _trigger(r, pool, "kv-cache-usage")["metadata"]["query"] == query
+
+
+def test_a_63_character_name_still_gives_every_object_a_distinct_name_within_63() -> None:
+    values = {
+        **BOTH_KEDA,
+        "fullnameOverride": "a" * 63,
+        "auth": {"enabled": True, "apiKey": "k"},
+        "huggingface": {"token": "t"},
+        "modelCache": {"mode": "pvc"},
+        "monitoring": {"grafanaDashboard": {"enabled": True}},
+    }
+    names = [(o["kind"], o["metadata"]["name"]) for o in render_chart(values).objects]
+    assert len(names) == len(set(names))
+    assert max(len(name) for _, name in names) <= 63
+    assert {n for k, n in names if k == "Deployment"} == {"a" * 52 + "-on-demand", "a" * 57 + "-spot"}

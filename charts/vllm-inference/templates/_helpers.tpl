@@ -74,10 +74,10 @@ app.kubernetes.io/component: {{ . }}
 
 {{/* Names of the secrets. */}}
 {{- define "vllm-inference.hfSecretName" -}}
-{{- default (printf "%s-hf-token" (include "vllm-inference.fullname" .)) .Values.huggingface.existingSecret }}
+{{- default (include "vllm-inference.suffixedName" (dict "root" . "suffix" "hf-token")) .Values.huggingface.existingSecret }}
 {{- end }}
 {{- define "vllm-inference.apiKeySecretName" -}}
-{{- default (printf "%s-api-key" (include "vllm-inference.fullname" .)) .Values.auth.existingSecret }}
+{{- default (include "vllm-inference.suffixedName" (dict "root" . "suffix" "api-key")) .Values.auth.existingSecret }}
 {{- end }}
 
 {{/* Name of the model cache claim. */}}
@@ -85,7 +85,7 @@ app.kubernetes.io/component: {{ . }}
 {{- if eq .Values.modelCache.mode "existingClaim" }}
 {{- .Values.modelCache.existingClaim.name }}
 {{- else }}
-{{- printf "%s-model-cache" (include "vllm-inference.fullname" .) }}
+{{- include "vllm-inference.suffixedName" (dict "root" . "suffix" "model-cache") }}
 {{- end }}
 {{- end }}
 
@@ -122,7 +122,15 @@ app.kubernetes.io/component: {{ . }}
 {{- printf "pool-%s" (kebabcase .) }}
 {{- end }}
 {{- define "vllm-inference.poolFullname" -}}
-{{- printf "%s-%s" (include "vllm-inference.fullname" .root) (kebabcase .pool) | trunc 63 | trimSuffix "-" }}
+{{- include "vllm-inference.suffixedName" (dict "root" .root "suffix" (kebabcase .pool)) }}
+{{- end }}
+
+{{/*
+<fullname>-<suffix> within 63 characters: the prefix is shortened, never the suffix, so two objects with
+different suffixes never truncate to the same name. Call with (dict "root" $ "suffix" "spot").
+*/}}
+{{- define "vllm-inference.suffixedName" -}}
+{{- printf "%s-%s" (include "vllm-inference.fullname" .root | trunc (int (sub 62 (len .suffix))) | trimSuffix "-") .suffix }}
 {{- end }}
 
 {{/*

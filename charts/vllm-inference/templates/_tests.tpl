@@ -31,7 +31,7 @@ def req(path, body=None):
 apiVersion: v1
 kind: Pod
 metadata:
-  name: {{ printf "%s-test-%s" (include "vllm-inference.fullname" $root) .name | trunc 63 | trimSuffix "-" }}
+  name: {{ include "vllm-inference.suffixedName" (dict "root" $root "suffix" (printf "test-%s" .name)) }}
   namespace: {{ $root.Release.Namespace }}
   labels:
     helm.sh/chart: {{ include "vllm-inference.chart" $root }}
