@@ -165,4 +165,4 @@ def test_a_63_character_name_still_gives_every_object_a_distinct_name_within_63(
     names = [(o["kind"], o["metadata"]["name"]) for o in render_chart(values).objects]
     assert len(names) == len(set(names))
     assert max(len(name) for _, name in names) <= 63
-    assert {n for k, n in names if k == "Deployment"} == {"a" * 52 + "-on-demand", "a" * 57 + "-spot"}
+    assert {n for k, n in names if k == "Deployment"} == {"a" * 53 + "-on-demand", "a" * 58 + "-spot"}
