@@ -1,6 +1,6 @@
 # The local Kubernetes cluster with simulated GPU node pools (scripts/cluster, docs/cluster.md).
 .PHONY: cluster-binaries cluster-images cluster-up cluster-down demo e2e-cluster
-# E2E_TARGETS += e2e-cluster  (registered once the tier is reliable)
+E2E_TARGETS += e2e-cluster
 
 CLUSTER_KUBECONFIG := $(ROOT)/build/cluster/kubeconfig
 
@@ -22,6 +22,8 @@ demo: cluster-up ## Local cluster + helm install (values/local-sim.yaml) + a cha
 	@bash scripts/cluster/demo.sh
 
 # The e2e tier: cluster up, tests, cluster down even when a test fails (the tests' status is kept).
+# One run at a time per host (flock): two runs would share the host-wide cluster.
 e2e-cluster: tools ## End-to-end tests on the local cluster (brings it up, runs tests/e2e, tears it down)
-	@rc=0; bash scripts/cluster/up.sh && KUBECONFIG=$(CLUSTER_KUBECONFIG) $(PYTEST) -q tests/e2e || rc=$$?; \
-	  bash scripts/cluster/down.sh || true; exit $$rc
+	@mkdir -p /run/lock; flock -w 1200 /run/lock/vllm-inference-e2e.lock bash -c '\
+	  rc=0; bash scripts/cluster/up.sh && KUBECONFIG=$(CLUSTER_KUBECONFIG) $(PYTEST) -q tests/e2e || rc=$$?; \
+	  bash scripts/cluster/down.sh || true; exit $$rc'

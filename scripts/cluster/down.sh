@@ -9,6 +9,9 @@ source "$HERE/env.sh"
 source "$HERE/proc.sh"
 
 [[ $(id -u) -eq 0 ]] || die "cluster-down needs root"
+if other=$(foreign_owner); then
+  die "the running local cluster belongs to another checkout ($other): run make cluster-down there"
+fi
 
 ctr_() { ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
 

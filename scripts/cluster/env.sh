@@ -68,3 +68,21 @@ pid_alive() {
 
 # kctl ARGS...: kubectl against the local cluster.
 kctl() { "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+# One local cluster per host: /run/vllm-inference/owner names the checkout whose cluster holds the host-wide
+# pieces (ports, bridge, /var/lib/kubelet). foreign_owner prints that checkout's state dir when it is another
+# checkout and one of its processes still runs.
+OWNER_FILE="$RUN_DIR/owner"
+foreign_owner() {
+  local owner f
+  [[ -f $OWNER_FILE ]] || return 1
+  owner=$(cat "$OWNER_FILE")
+  [[ $owner != "$STATE" ]] || return 1
+  for f in "$owner"/pids/*.pid; do
+    if [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; then
+      printf '%s\n' "$owner"
+      return 0
+    fi
+  done
+  return 1
+}

@@ -13,7 +13,11 @@ CURRENT_STEP=start
 trap 'rc=$?; ((rc == 0)) || printf "[cluster] error: cluster-up failed at step: %s (logs in %s)\n" "$CURRENT_STEP" "$LOGS" >&2' EXIT
 
 [[ $(id -u) -eq 0 ]] || die "cluster-up needs root (containerd, kubelet, network setup)"
+if other=$(foreign_owner); then
+  die "a local cluster of another checkout is running ($other): run make cluster-down there first"
+fi
 mkdir -p "$STATE" "$LOGS" "$PIDS" "$RUN_DIR"
+printf '%s\n' "$STATE" >"$OWNER_FILE"
 
 prepare() {
   step "packages (apt), binaries (Go module proxy), images (no registry)"
