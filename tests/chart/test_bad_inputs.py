@@ -217,7 +217,7 @@ CASES: list[tuple[str, Values, list[str]]] = [
     ),
     (
         "spot-drain-over-declared-notice",
-        _merge(BOTH_POOLS, {"capacityType": {"provider": "karpenter", "spotNoticeSeconds": 20}}),
+        _merge(BOTH_POOLS, {"capacityType": {"provider": "karpenter", "spotNoticeSeconds": 10}}),
         ["capacityType.spotNoticeSeconds"],
     ),
     (

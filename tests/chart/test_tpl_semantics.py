@@ -64,7 +64,7 @@ def test_hpa_divides_the_per_replica_queue_target_by_the_pool_share() -> None:
 
 def test_drain_grace_is_derived_per_pool_and_the_spot_pool_drains_faster() -> None:
     r = render_chart({"pools": {"spot": {"enabled": True}}})
-    for pool, (pre, shutdown, grace) in {"on-demand": (15, 30, 55), "spot": (5, 15, 25)}.items():
+    for pool, (pre, shutdown, grace) in {"on-demand": (15, 30, 55), "spot": (3, 10, 15)}.items():
         c = _container(r, pool)
         assert c["lifecycle"]["preStop"]["sleep"]["seconds"] == pre
         assert c["args"][c["args"].index("--shutdown-timeout") + 1] == str(shutdown)
