@@ -77,14 +77,27 @@ build_kubernetes() {
   log "kubernetes $v: done ($(tail -4 "$dir/build-time.txt" | tr -s ' \t' ' ' | tr '\n' ';'))"
 }
 
+# wrapper_build NAME DIR MODULE VERSION < main.go: build DIR/bin/NAME from a one-file main module that
+# requires MODULE@VERSION (for modules whose own replace directives make `go install` refuse them).
+wrapper_build() {
+  local name=$1 dir=$2 module=$3 v=$4 work; work=$(mktemp -d)
+  printf 'module local/%s-build\n\ngo 1.25.0\n\nrequire %s %s\n' "$name" "$module" "$v" >"$work/go.mod"
+  cat >"$work/main.go"
+  mkdir -p "$dir/bin"
+  (
+    cd "$work"
+    go mod tidy >/dev/null
+    timed "$dir/build-time.txt" nice -n 10 go build -trimpath -ldflags "-s -w" -o "$dir/bin/$name" .
+  )
+  rm -rf "$work"
+}
+
 # etcd: the server module exposes etcdmain.Main; a three-line main package wraps it.
 build_etcd() {
   local v=$ETCD_VERSION dir="$CACHE/etcd-$ETCD_VERSION"
   if [[ -x "$dir/bin/etcd" ]]; then log "etcd $v: cached in $dir/bin"; return; fi
   log "etcd $v: building"
-  local work; work=$(mktemp -d)
-  printf 'module local/etcd-build\n\ngo 1.24.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$v" >"$work/go.mod"
-  cat >"$work/main.go" <<'EOF'
+  wrapper_build etcd "$dir" go.etcd.io/etcd/server/v3 "$v" <<'EOF'
 package main
 
 import (
@@ -95,26 +108,16 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 EOF
-  mkdir -p "$dir/bin"
-  (
-    cd "$work"
-    go mod tidy >/dev/null
-    timed "$dir/build-time.txt" nice -n 10 go build -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" .
-  )
-  rm -rf "$work"
 }
 
 # CoreDNS with only the plugins the local cluster uses (the documented out-of-tree main pattern), so the build
-# skips every cloud provider plugin.
+# skips every cloud provider plugin. The plugin set is part of the cache key: changing it rebuilds.
 COREDNS_PLUGINS_REV=p2
 build_coredns() {
-  # The plugin set is part of the cache key: changing it rebuilds.
   local v=$COREDNS_VERSION dir="$CACHE/coredns-$COREDNS_VERSION-$COREDNS_PLUGINS_REV"
   if [[ -x "$dir/bin/coredns" ]]; then log "coredns $v: cached in $dir/bin"; return; fi
   log "coredns $v: building"
-  local work; work=$(mktemp -d)
-  printf 'module local/coredns-build\n\ngo 1.25.0\n\nrequire github.com/coredns/coredns %s\n' "$v" >"$work/go.mod"
-  cat >"$work/main.go" <<'EOF2'
+  wrapper_build coredns "$dir" github.com/coredns/coredns "$v" <<'EOF'
 package main
 
 import (
@@ -135,14 +138,7 @@ func init() {
 }
 
 func main() { coremain.Run() }
-EOF2
-  mkdir -p "$dir/bin"
-  (
-    cd "$work"
-    go mod tidy >/dev/null
-    timed "$dir/build-time.txt" nice -n 10 go build -trimpath -ldflags "-s -w" -o "$dir/bin/coredns" .
-  )
-  rm -rf "$work"
+EOF
 }
 
 # kwok's module has no replace directives, so plain `go install` works.
