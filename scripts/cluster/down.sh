@@ -74,7 +74,8 @@ remove_netns() {
 
 remove_cgroups() {
   local c
-  for c in /sys/fs/cgroup/*/kubepods; do
+  # kubepods: the kubelet's; k8s.io: containers run with ctr in the k8s.io namespace.
+  for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/k8s.io; do
     [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
 }
