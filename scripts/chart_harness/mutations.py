@@ -1,0 +1,282 @@
+"""Mutation check: break the chart on purpose, one defect at a time, and prove the named test catches it.
+
+Each mutation replaces one snippet in a COPY of the chart (the working tree is never touched) and runs the
+test that guards that property against the copy ($VLLM_INFERENCE_CHART), with a fresh render cache. The
+mutation is "caught" when that test fails. A snippet that no longer exists in the chart is reported as
+"stale" (the chart changed: update the mutation), not as a pass.
+
+    python -m chart_harness.mutations            # all mutations
+    python -m chart_harness.mutations -k grace   # those whose name contains "grace"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .render import CHART_DIR, ROOT
+
+T = "tests/chart/"
+INV = T + "test_invariants.py::"
+MATRIX = T + "test_render_matrix.py::test_case_renders_and_every_object_validates_strictly"
+TOGGLE = T + "test_toggles.py::test_toggle_renders_its_objects_only_when_on"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str  # relative to the chart directory
+    old: str
+    new: str
+    test: str  # pytest node id (or file::function) expected to fail
+
+
+MUTATIONS = [
+    Mutation(
+        "gpu-pods-lose-the-gpu-taint-toleration",
+        "templates/_pod.tpl",
+        "{{- $tol := concat $root.Values.tolerations $p.tolerations }}",
+        "{{- $tol := $p.tolerations }}",
+        INV + "test_gpu_pods_tolerate_the_gpu_pool_taints",
+    ),
+    Mutation(
+        "gpu-limit-differs-from-request",
+        "templates/_pod.tpl",
+        "{{- $_ := set $lim .Values.gpu.resourceName $gpus }}",
+        "{{- $_ := set $lim .Values.gpu.resourceName (add $gpus 1) }}",
+        INV + "test_gpu_requests_equal_limits_and_cover_the_tensor_parallel_size",
+    ),
+    Mutation(
+        "grace-period-shorter-than-the-drain",
+        "templates/_pod.tpl",
+        "terminationGracePeriodSeconds: {{ $drain.grace }}",
+        "terminationGracePeriodSeconds: 10",
+        INV + "test_grace_period_covers_prestop_plus_shutdown_timeout_and_spot_fits_its_notice",
+    ),
+    Mutation(
+        "shutdown-timeout-outgrows-the-grace-period",
+        "templates/_pod.tpl",
+        '(list "--shutdown-timeout" (toString $drain.shutdown))',
+        '(list "--shutdown-timeout" (toString (add $drain.shutdown 300)))',
+        INV + "test_grace_period_covers_prestop_plus_shutdown_timeout_and_spot_fits_its_notice",
+    ),
+    Mutation(
+        "pdb-selects-both-pools",
+        "templates/pdb.yaml",
+        '"vllm-inference.selectorLabels" (dict "root" $ "component" $component) | nindent 6',
+        '"vllm-inference.selectorLabels" (dict "root" $) | nindent 6',
+        INV + "test_pdbs_select_exactly_one_pool",
+    ),
+    Mutation(
+        "deployment-selector-includes-the-version",
+        "templates/deployment.yaml",
+        '"vllm-inference.selectorLabels" (dict "root" $ "component" $component) | nindent 6',
+        '"vllm-inference.labels" (dict "root" $ "component" $component) | nindent 6',
+        INV + "test_selectors_never_use_version_or_chart_labels",
+    ),
+    Mutation(
+        "kv-cache-threshold-as-a-percentage",
+        "templates/scaledobject.yaml",
+        "threshold: {{ $t.kvCacheUsage.threshold | toString | quote }}",
+        "threshold: {{ mulf $t.kvCacheUsage.threshold 100 | toString | quote }}",
+        INV + "test_keda_thresholds_are_in_range_and_paired_with_the_right_metric_type",
+    ),
+    Mutation(
+        "kv-cache-average-with-averagevalue",
+        "templates/scaledobject.yaml",
+        "metricType: Value",
+        "metricType: AverageValue",
+        INV + "test_keda_thresholds_are_in_range_and_paired_with_the_right_metric_type",
+    ),
+    Mutation(
+        "kv-cache-query-averages-both-pools",
+        "templates/_helpers.tpl",
+        '{{- printf "%s,app_kubernetes_io_component=%q" (include "vllm-inference.scopeMatchers" .root) '
+        '(include "vllm-inference.poolComponent" .pool) }}',
+        '{{- include "vllm-inference.scopeMatchers" .root }}',
+        INV + "test_kv_cache_trigger_averages_exactly_its_own_pools_pods",
+    ),
+    Mutation(
+        "queries-lose-the-namespace-matcher",
+        "templates/_helpers.tpl",
+        'printf "namespace=%q,',
+        'printf "ns=%q,',
+        INV + "test_every_vllm_metric_in_a_query_is_scoped_to_the_release",
+    ),
+    Mutation(
+        "monitor-stops-attaching-the-component-label",
+        "templates/_helpers.tpl",
+        "- app.kubernetes.io/component\n",
+        "",
+        INV + "test_query_matchers_only_use_labels_the_monitor_attaches",
+    ),
+    Mutation(
+        "alert-on-the-removed-kv-metric",
+        "templates/prometheusrule.yaml",
+        "(vllm:kv_cache_usage_perc{",
+        "(vllm:gpu_cache_usage_perc{",
+        INV + "test_no_query_uses_a_removed_or_deprecated_vllm_metric",
+    ),
+    Mutation(
+        "image-defaults-to-latest",
+        "templates/_helpers.tpl",
+        "(default .Chart.AppVersion .Values.image.tag)",
+        '(default "latest" .Values.image.tag)',
+        INV + "test_no_image_uses_latest_or_an_implicit_tag",
+    ),
+    Mutation(
+        "service-links-enabled",
+        "templates/_pod.tpl",
+        "enableServiceLinks: false",
+        "enableServiceLinks: true",
+        INV + "test_server_pods_disable_service_links_and_mount_a_memory_dev_shm",
+    ),
+    Mutation(
+        "dev-shm-on-disk",
+        "templates/_pod.tpl",
+        "        medium: Memory\n",
+        "",
+        INV + "test_server_pods_disable_service_links_and_mount_a_memory_dev_shm",
+    ),
+    Mutation(
+        "liveness-probe-off-health",
+        "templates/_pod.tpl",
+        "      livenessProbe:\n        httpGet:\n          path: /health",
+        "      livenessProbe:\n        httpGet:\n          path: /v1/models",
+        INV + "test_all_three_probes_hit_health_on_the_server_port",
+    ),
+    Mutation(
+        "prefix-caching-switched-off-when-unset",
+        "templates/_pod.tpl",
+        '{{- if eq (toString $v.vllm.prefixCaching) "false" }}',
+        '{{- if ne (toString $v.vllm.prefixCaching) "true" }}',
+        INV + "test_prefix_caching_flag_follows_the_three_state_value_and_is_absent_when_unset",
+    ),
+    Mutation(
+        "served-model-name-ignores-the-value",
+        "templates/_pod.tpl",
+        '{{- $args = concat $args (list "--served-model-name") . }}',
+        '{{- $args = concat $args (list "--served-model-name" "model") }}',
+        INV + "test_server_runs_the_image_entrypoint_with_model_first_and_named_flags",
+    ),
+    Mutation(
+        "part-of-label-dropped",
+        "templates/_helpers.tpl",
+        "app.kubernetes.io/part-of: {{ $root.Values.partOf }}\n",
+        "",
+        INV + "test_every_object_and_pod_template_carries_the_standard_labels",
+    ),
+    Mutation(
+        "spot-and-on-demand-capacity-swapped",
+        "templates/_pod.tpl",
+        '(ternary "spot" "on-demand" $spot)',
+        '(ternary "on-demand" "spot" $spot)',
+        INV + "test_spot_and_on_demand_pools_schedule_only_on_their_capacity_type",
+    ),
+    Mutation(
+        "api-key-from-a-secret-that-is-not-rendered",
+        "templates/_pod.tpl",
+        'name: {{ include "vllm-inference.apiKeySecretName" $root }}',
+        "name: api-key-typo",
+        INV + "test_secrets_reach_the_server_by_reference_and_every_reference_resolves",
+    ),
+    Mutation(
+        "network-policy-selects-no-server-pod",
+        "templates/networkpolicy.yaml",
+        '  podSelector:\n    matchLabels:\n      {{- include "vllm-inference.selectorLabels" (dict "root" $) '
+        "| nindent 6 }}",
+        "  podSelector:\n    matchLabels:\n      app: nothing",
+        INV + "test_network_policy_covers_the_server_pods_and_admits_the_api_port",
+    ),
+    Mutation(
+        "servicemonitor-scrapes-a-missing-port",
+        "templates/servicemonitor.yaml",
+        "    - port: http\n",
+        "    - port: metrics\n",
+        INV + "test_service_selects_every_pool_and_monitors_and_routes_point_at_real_ports",
+    ),
+    Mutation(
+        "networkpolicy-renders-when-off",
+        "templates/networkpolicy.yaml",
+        "{{- if .Values.networkPolicy.enabled }}",
+        "{{- if true }}",
+        TOGGLE + "[networkpolicy]",
+    ),
+    Mutation(
+        "scaledobject-renders-with-keda-off",
+        "templates/scaledobject.yaml",
+        "{{- if and .Values.autoscaling.enabled .Values.keda.enabled }}",
+        "{{- if .Values.autoscaling.enabled }}",
+        TOGGLE + "[keda-scaledobject-per-pool]",
+    ),
+    Mutation(
+        "deployment-field-misspelt",
+        "templates/deployment.yaml",
+        "revisionHistoryLimit: 3",
+        "revisionHistoryLimits: 3",
+        MATRIX,
+    ),
+    Mutation(
+        "scaledobject-field-misspelt-against-the-crd",
+        "templates/scaledobject.yaml",
+        "pollingInterval:",
+        "pollInterval:",
+        MATRIX,
+    ),
+    Mutation(
+        "dev-shm-size-not-a-quantity",
+        "templates/_pod.tpl",
+        "sizeLimit: {{ $v.shm.sizeLimit }}",
+        "sizeLimit: 8GB",
+        MATRIX,
+    ),
+]
+
+
+def run(m: Mutation, workdir: Path) -> tuple[str, float]:
+    """'caught', 'MISSED' or 'stale', and the seconds it took."""
+    chart = workdir / m.name / "vllm-inference"
+    shutil.copytree(CHART_DIR, chart)
+    target = chart / m.file
+    text = target.read_text() if target.is_file() else ""
+    if m.old not in text:
+        return "stale", 0.0
+    target.write_text(text.replace(m.old, m.new))
+    env = {
+        **os.environ,
+        "VLLM_INFERENCE_CHART": str(chart),
+        "CHART_RENDER_CACHE": str(chart.parent / "cache"),
+    }
+    argv = [sys.executable, "-m", "pytest", "-q", "-x", "-n", "2", "-p", "no:cacheprovider", m.test]
+    start = time.monotonic()
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    # exit 1 = tests failed; anything else (no tests collected, usage error) proves nothing
+    return ("caught" if proc.returncode == 1 else "MISSED"), time.monotonic() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-k", default="", help="only mutations whose name contains this")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTATIONS if args.k in m.name]
+    bad = 0
+    with tempfile.TemporaryDirectory(prefix="chart-mutations-") as tmp:
+        for m in chosen:
+            verdict, seconds = run(m, Path(tmp))
+            bad += verdict != "caught"
+            print(f"{verdict:7} {seconds:6.1f}s  {m.name}  ->  {m.test.removeprefix(T)}", flush=True)
+    print(f"{len(chosen) - bad}/{len(chosen)} mutations caught")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
