@@ -2,8 +2,9 @@
 
 Dialect (as helm-docs): `# -- description` directly above a key documents it; following `#` lines continue
 the description; `# -- (type) description` overrides the type; `# @default -- text` overrides the default
-shown. `## @section Name` starts a section. Keys inside list items are not documented separately. Types
-come from values.schema.json where it declares them, else from the default value.
+shown. `## @section Name` or a `# ===== Name =====` banner starts a section. Keys inside list items are
+not documented separately. Types come from values.schema.json where it declares them, else from the
+default value.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ START, END = "<!-- values-table:start -->", "<!-- values-table:end -->"
 KEY = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z0-9_.\"'/-]+):(\s|$)")
 DOC = re.compile(r"^\s*# -- (?:\((?P<type>[^)]+)\)\s*)?(?P<text>.*)$")
 DEFAULT = re.compile(r"^\s*# @default -- (?P<text>.*)$")
-SECTION = re.compile(r"^## @section (?P<name>.+)$")
+SECTION = re.compile(r"^(?:## @section (?P<name>.+)|# =+ (?P<banner>.+?) =+)$")
 
 
 @dataclass
@@ -50,7 +51,7 @@ def documented_keys(text: str) -> list[tuple[str, str, _Doc | None]]:
         stripped = line.strip()
         indent = len(line) - len(line.lstrip())
         if m := SECTION.match(line):
-            section, pending = m["name"].strip(), None
+            section, pending = (m["name"] or m["banner"]).strip(), None
             continue
         if not stripped:
             pending = None
