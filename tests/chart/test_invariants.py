@@ -25,7 +25,8 @@ STANDARD_LABELS = (
 )
 UNSTABLE_SELECTOR_LABELS = {"app.kubernetes.io/version", "helm.sh/chart"}
 # Spot notice (seconds) per provider, from the cloud docs (see shared/VLLM.md); "labels"/"none" use the value.
-SPOT_NOTICE = {"gke": 30, "aks": 30, "eks": 120, "karpenter": 120}
+# GKE's notice is 30 s but its graceful node shutdown gives non-system pods only the first 15.
+SPOT_NOTICE = {"gke": 15, "aks": 30, "eks": 120, "karpenter": 120}
 # Capacity-type node labels per provider: (spot node labels, on-demand node labels).
 CAPACITY_NODES = {
     "karpenter": ({"karpenter.sh/capacity-type": "spot"}, {"karpenter.sh/capacity-type": "on-demand"}),
