@@ -102,7 +102,7 @@ MUTATIONS = [
         '{{- printf "%s,app_kubernetes_io_component=%q" (include "vllm-inference.scopeMatchers" .root) '
         '(include "vllm-inference.poolComponent" .pool) }}',
         '{{- include "vllm-inference.scopeMatchers" .root }}',
-        INV + "test_kv_cache_trigger_averages_exactly_its_own_pools_pods",
+        INV + "test_kv_cache_trigger_and_hpa_metric_average_exactly_their_own_pools_pods",
     ),
     Mutation(
         "queries-lose-the-namespace-matcher",

@@ -306,6 +306,16 @@ def test_hpa_targets_vllm_metrics_never_cpu_and_the_kv_target_is_a_fraction() ->
                     raw = str(target.get("value") or target.get("averageValue"))
                     number = float(raw[:-1]) / 1000 if raw.endswith("m") else float(raw)
                     yield 0 < number <= 1, f"{name}: KV-cache target {raw} is not a fraction"
+                if m["type"] == "External":
+                    # an averaged metric is a target mean (Value); a summed one is per replica (AverageValue)
+                    want = "Value" if "kv_cache" in metric else "AverageValue"
+                    yield target.get("type") == want, f"{name}: {metric} target type {target.get('type')}"
+                    sel = (source.get("metric", {}).get("selector") or {}).get("matchLabels") or {}
+                    yield sel.get("namespace") == NAMESPACE, f"{name}: {metric} selector not scoped: {sel}"
+                    yield (
+                        sel.get("app_kubernetes_io_instance") == RELEASE,
+                        f"{name}: {metric} not pinned: {sel}",
+                    )
 
     assert_sweep(*sweep(check))
 
@@ -368,7 +378,7 @@ def test_every_vllm_metric_in_a_query_is_scoped_to_the_release() -> None:
     assert_sweep(*sweep(check))
 
 
-def test_kv_cache_trigger_averages_exactly_its_own_pools_pods() -> None:
+def test_kv_cache_trigger_and_hpa_metric_average_exactly_their_own_pools_pods() -> None:
     def check(case: Case, r: Rendered) -> Iterator[Finding]:
         if dig(values(case), "autoscaling.scopeMatchers") or dig(
             values(case), "autoscaling.triggers.kvCacheUsage.query"
@@ -386,6 +396,19 @@ def test_kv_cache_trigger_averages_exactly_its_own_pools_pods() -> None:
                 hits == [target],
                 f"ScaledObject {so['metadata']['name']} KV query averages {hits}, not [{target}]",
             )
+        for hpa in r.of_kind("HorizontalPodAutoscaler"):
+            for m in hpa["spec"].get("metrics", []):
+                metric = (m.get("external") or {}).get("metric") or {}
+                if "kv_cache" not in metric.get("name", ""):
+                    continue
+                labels = (metric.get("selector") or {}).get("matchLabels") or {}
+                found = [(key, "=", str(val)) for key, val in labels.items()]
+                target = hpa["spec"]["scaleTargetRef"]["name"]
+                hits = sorted(name for name, lab in pods.items() if _series_matches(found, lab))
+                yield (
+                    hits == [target],
+                    f"HPA {hpa['metadata']['name']} KV metric averages {hits}, not [{target}]",
+                )
 
     assert_sweep(*sweep(check))
 
