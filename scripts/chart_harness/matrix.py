@@ -20,39 +20,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from .pairwise import pairwise_rows
 from .render import CHART_DIR, ROOT
+from .values import Values, deep_merge, dig
 from .versions import kube_minors
 
 PRESETS_DIR = ROOT / "values"
 CI_DIR = CHART_DIR / "ci"
-
-Values = dict[str, Any]
-
-
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> Values:
-    """Helm's merge of values files: maps merge recursively, anything else in `over` replaces.
-    Unchanged subtrees are shared, not copied: treat every values tree here as read-only."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def dig(values: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
-    node: Any = values
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return default
-        node = node[part]
-    return default if node is None else node
 
 
 @dataclass(frozen=True)

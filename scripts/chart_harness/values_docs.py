@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .values import dig
+
 START, END = "<!-- values-table:start -->", "<!-- values-table:end -->"
 KEY = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z0-9_.\"'/-]+):(\s|$)")
 DOC = re.compile(r"^\s*# -- (?:\((?P<type>[^)]+)\)\s*)?(?P<text>.*)$")
@@ -84,17 +86,11 @@ def documented_keys(text: str) -> list[tuple[str, str, _Doc | None]]:
     return out
 
 
-def _dig(tree: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        tree = tree.get(part) if isinstance(tree, dict) else None
-    return tree
-
-
 def _schema_node(schema: dict[str, Any], dotted: str) -> dict[str, Any] | None:
     node: Any = schema
     for part in dotted.split("."):
         while isinstance(node, dict) and "$ref" in node and node["$ref"].startswith("#/"):
-            node = _dig(schema, node["$ref"][2:].replace("/", "."))
+            node = dig(schema, node["$ref"][2:].replace("/", "."))
         node = (node or {}).get("properties", {}).get(part) if isinstance(node, dict) else None
         if node is None:
             return None
@@ -123,7 +119,7 @@ def rows(values_path: Path, schema_path: Path | None = None) -> list[Row]:
     for key, section, doc in documented_keys(text):
         if doc is None:
             continue
-        value = _dig(values, key)
+        value = dig(values, key)
         default = doc.default or json.dumps(value, separators=(", ", ": "))
         out.append(
             Row(

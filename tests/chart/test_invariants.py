@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from chart_harness import objects as k
-from chart_harness.matrix import dig
 from chart_harness.render import NAMESPACE, RELEASE, Rendered
 from chart_harness.renders import Case, Finding, sweep
+from chart_harness.values import dig
 
 STANDARD_LABELS = (
     "helm.sh/chart",

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from chart_harness.matrix import dig
 from chart_harness.render import Rendered
 from chart_harness.renders import rendered_cases
+from chart_harness.values import dig
 
 Values = dict[str, Any]
 
