@@ -691,3 +691,39 @@ def test_network_policy_covers_the_server_pods_and_admits_the_api_port() -> None
             yield bool(allowed & {port, "http"}), f"NetworkPolicy admits ports {allowed}, not {port}"
 
     assert_sweep(*sweep(check))
+
+
+def test_topology_spread_counts_the_pools_own_pods() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for owner, meta, spec in k.pod_specs(r.objects):
+            for c in spec.get("topologySpreadConstraints") or []:
+                hit = k.selector_matches(c.get("labelSelector"), k.labels(meta))
+                yield (
+                    hit,
+                    f"{owner['metadata']['name']}: spread over {c.get('topologyKey')} ignores its own pods",
+                )
+
+    assert_sweep(*sweep(check))
+
+
+def test_service_target_ports_exist_on_every_selected_server_container() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        pods = list(server_pods(case, r))
+        for svc in r.of_kind("Service"):
+            selector = svc["spec"].get("selector")
+            if not selector:
+                continue
+            for owner, meta, _spec, c in pods:
+                if not k.selector_matches({"matchLabels": selector}, k.labels(meta)):
+                    continue
+                ports = {p.get("name") for p in c.get("ports", [])} | {
+                    p["containerPort"] for p in c.get("ports", [])
+                }
+                for port in svc["spec"]["ports"]:
+                    target = port.get("targetPort", port["port"])
+                    yield (
+                        target in ports,
+                        f"Service {svc['metadata']['name']} targets {target} on {owner['metadata']['name']}",
+                    )
+
+    assert_sweep(*sweep(check))
