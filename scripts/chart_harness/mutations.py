@@ -182,6 +182,13 @@ MUTATIONS = [
         INV + "test_spot_and_on_demand_pools_schedule_only_on_their_capacity_type",
     ),
     Mutation(
+        "explicit-capacity-labels-ignored",
+        "templates/_pod.tpl",
+        "merge (deepCopy $p.nodeSelector) $p.capacityLabels $sel",
+        "merge (deepCopy $p.nodeSelector) $sel",
+        INV + "test_spot_and_on_demand_pools_schedule_only_on_their_capacity_type",
+    ),
+    Mutation(
         "api-key-from-a-secret-that-is-not-rendered",
         "templates/_pod.tpl",
         'name: {{ include "vllm-inference.apiKeySecretName" $root }}',

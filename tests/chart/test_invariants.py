@@ -126,11 +126,16 @@ def _node_matches(spec: dict[str, Any], node_labels: dict[str, str]) -> bool:
 
 def test_spot_and_on_demand_pools_schedule_only_on_their_capacity_type() -> None:
     def check(case: Case, r: Rendered) -> Iterator[Finding]:
-        provider = dig(values(case), "capacityType.provider")
-        if provider not in CAPACITY_NODES:
-            return
-        capacity_keys = {key for labels in CAPACITY_NODES[provider] for key in labels}
-        spot_node, od_node = CAPACITY_NODES[provider]
+        v = values(case)
+        provider = dig(v, "capacityType.provider")
+        if provider == "labels":  # each pool's own labels mark its nodes
+            nodes = (dig(v, "pools.spot.capacityLabels", {}), dig(v, "pools.onDemand.capacityLabels", {}))
+        elif provider in CAPACITY_NODES:
+            nodes = CAPACITY_NODES[provider]
+        else:
+            return  # provider "none": no capacity-type isolation is asked for
+        capacity_keys = {key for labels in nodes for key in labels}
+        spot_node, od_node = nodes
         for owner, meta, spec, _c in server_pods(case, r):
             pool = pool_key(meta)
             own_extra = {
