@@ -732,3 +732,88 @@ def test_service_target_ports_exist_on_every_selected_server_container() -> None
                     )
 
     assert_sweep(*sweep(check))
+
+
+def _quantity_bytes(q: Any) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    text = str(q)
+    for suffix, factor in sorted(units.items(), key=lambda u: -len(u[0])):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+def _pool_minimum(r: Rendered, deployment: dict[str, Any]) -> int:
+    """The fewest replicas the pool runs: the autoscaler's minimum, else the Deployment's replicas."""
+    for scaler, ref in _scalers(r):
+        if ref["name"] == deployment["metadata"]["name"]:
+            spec = scaler["spec"]
+            return int(spec.get("minReplicaCount", spec.get("minReplicas", 1)))
+    return int(deployment["spec"].get("replicas", 1))
+
+
+def _allowed_disruptions(spec: dict[str, Any], replicas: int) -> int:
+    """Evictions a PDB allows at `replicas` healthy pods (percentages round up, as the controller does)."""
+
+    def count(value: Any) -> int:
+        text = str(value)
+        return -(-replicas * int(text[:-1]) // 100) if text.endswith("%") else int(text)
+
+    if "maxUnavailable" in spec:
+        return count(spec["maxUnavailable"])
+    return replicas - count(spec["minAvailable"])
+
+
+def test_pdbs_let_at_least_one_pod_be_evicted_unless_blocking_is_allowed() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        v = values(case)
+        workloads = _workloads(r)
+        for pdb in r.of_kind("PodDisruptionBudget"):
+            targets = [o for o, m in workloads if k.selector_matches(pdb["spec"]["selector"], k.labels(m))]
+            for d in targets:
+                pool = pool_key(d["spec"]["template"]["metadata"])
+                if dig(v, f"pools.{pool}.pdb.allowBlockingBudget"):
+                    continue
+                replicas = _pool_minimum(r, d)
+                allowed = _allowed_disruptions(pdb["spec"], replicas)
+                yield (
+                    allowed >= 1,
+                    f"PDB {pdb['metadata']['name']} allows {allowed} evictions at {replicas} pods",
+                )
+
+    assert_sweep(*sweep(check))
+
+
+def test_keda_fallback_replicas_sit_within_the_scaled_object_bounds() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for so in r.of_kind("ScaledObject"):
+            spec = so["spec"]
+            if "fallback" not in spec:
+                continue
+            lo, hi, fb = spec.get("minReplicaCount", 0), spec["maxReplicaCount"], spec["fallback"]["replicas"]
+            yield lo <= fb <= hi, f"ScaledObject {so['metadata']['name']}: fallback {fb} outside {lo}..{hi}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_memory_backed_volumes_fit_in_the_container_memory_limit() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for owner, _meta, spec, c in server_pods(case, r):
+            limit = ((c.get("resources") or {}).get("limits") or {}).get("memory")
+            in_memory = [
+                vol["emptyDir"].get("sizeLimit")
+                for vol in spec.get("volumes") or []
+                if (vol.get("emptyDir") or {}).get("medium") == "Memory"
+            ]
+            name = owner["metadata"]["name"]
+            yield all(s is not None for s in in_memory), f"{name}: a memory emptyDir without sizeLimit"
+            if limit is not None:
+                total = sum(_quantity_bytes(s) for s in in_memory if s is not None)
+                yield total < _quantity_bytes(limit), f"{name}: memory volumes {in_memory} >= limit {limit}"
+
+    checked, failed = sweep(check)
+    assert checked > 0
+    # Known chart defect, reported to its owner: ci/tp8-values.yaml sets shm.sizeLimit 32Gi with the default
+    # 32Gi memory limit (and the chart does not refuse it). Equality, so a fix or a new case fails this test.
+    failing_bases = {line.split("[", 1)[0] for line in failed}
+    assert failing_bases == {"ci:tp8"}, "\n".join(failed[:40])
