@@ -817,3 +817,17 @@ def test_memory_backed_volumes_fit_in_the_container_memory_limit() -> None:
     # 32Gi memory limit (and the chart does not refuse it). Equality, so a fix or a new case fails this test.
     failing_bases = {line.split("[", 1)[0] for line in failed}
     assert failing_bases == {"ci:tp8"}, "\n".join(failed[:40])
+
+
+def test_objects_are_unique_by_kind_and_name_and_live_in_the_release_namespace() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        keys = [(o["kind"], o["metadata"]["name"]) for o in r.objects]
+        yield (
+            len(keys) == len(set(keys)),
+            f"duplicate objects: {sorted(x for x in keys if keys.count(x) > 1)}",
+        )
+        for o in r.objects:
+            ns = o["metadata"].get("namespace")
+            yield ns == NAMESPACE, f"{o['kind']} {o['metadata']['name']} in namespace {ns!r}"
+
+    assert_sweep(*sweep(check))
