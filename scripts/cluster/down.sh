@@ -45,9 +45,10 @@ stop_containers() {
 
 # containerd's shims outlive it by design; ours are the ones started with our socket address.
 stop_shims() {
-  local p
+  local p cmdline
   for p in /proc/[0-9]*; do
-    if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "-address $CONTAINERD_SOCK "; then
+    cmdline=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
+    if [[ $cmdline == *"-address $CONTAINERD_SOCK "* ]]; then
       kill -KILL "${p#/proc/}" 2>/dev/null || true
     fi
   done
@@ -81,6 +82,10 @@ remove_cgroups() {
 }
 
 network_cleanup() {
+  if [[ -f $STATE/sysctl.orig ]]; then
+    sysctl -q -p "$STATE/sysctl.orig" >/dev/null 2>&1 || true
+    rm -f "$STATE/sysctl.orig"
+  fi
   if ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link delete "$BRIDGE"
     log "bridge $BRIDGE removed"

@@ -53,6 +53,7 @@ REAL_NODE_GPU_TYPE="${VLLM_LOCAL_GPU_TYPE:-L4}"
 # Images built without a registry (scripts/images/).
 PAUSE_IMAGE=localhost/vllm-inference/pause:0.1.0
 SIM_IMAGE=localhost/vllm-inference/vllm-sim:0.1.0
+DEVICE_PLUGIN_IMAGE=localhost/vllm-inference/fake-gpu-device-plugin:0.1.0 # deploy/fake-gpu-device-plugin
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() {

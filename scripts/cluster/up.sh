@@ -29,6 +29,9 @@ prepare() {
 
 network() {
   step "host network: forwarding, bridge $BRIDGE ($BRIDGE_IP), iptables chain $IPT_CHAIN"
+  # The host's values are kept once, for cluster-down to restore.
+  [[ -f $STATE/sysctl.orig ]] || sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables \
+    >"$STATE/sysctl.orig" 2>/dev/null || true
   sysctl -qw net.ipv4.ip_forward=1
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 || true
   # The bridge exists before the first pod so the kubelet, CoreDNS and kube-proxy can use its address.

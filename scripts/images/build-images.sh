@@ -4,8 +4,10 @@
 #   pause   localhost/vllm-inference/pause:0.1.0     Debian's static catatonit in pause mode (-P)
 #   vllm-sim localhost/vllm-inference/vllm-sim:0.1.0 debootstrap minbase + python3 + this project (pip), whose
 #                                                    `vllm` command runs `vllm-sim` (entrypoint vllm serve)
+#   fake-gpu-device-plugin localhost/vllm-inference/fake-gpu-device-plugin:0.1.0  the same base, the
+#                                                    device plugin (deploy/fake-gpu-device-plugin)
 # An archive is rebuilt only when its key changes (package sources, pyproject, this script, versions).
-# Usage: build-images.sh [pause|sim ...]   (default: both). Prints nothing else on stdout.
+# Usage: build-images.sh [pause|sim|device_plugin ...]   (default: all). Prints nothing else on stdout.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,7 +17,6 @@ OUT="$CACHE/images"
 SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 BASE_PACKAGES=python3,python3-venv,ca-certificates
-SIM_DEPS=(pyyaml prometheus-client aiohttp) # the simulator's runtime dependencies only
 PIP="${PIP:-$ROOT/.venv/bin/pip}"
 mkdir -p "$OUT"
 TMPS=()
@@ -82,34 +83,38 @@ base_rootfs() {
   printf '%s\n' "$tarball"
 }
 
-build_sim() {
-  local sources
-  sources=$(cd "$ROOT" && find pyproject.toml scripts/vllm_sim -type f \( -name '*.py' -o -name '*.yaml' \
+# python_image NAME PACKAGE_DIR "DEPS" CONFIG_ARGS...: the Debian base + a venv (/opt/venv) holding this
+# project's wheel (--no-deps: only DEPS, the image's own runtime dependencies, keep the planner's heavy ones
+# out) + DEPS; a `vllm` command that runs `vllm-sim`; user vllm (1000) with a writable HOME. Keyed by
+# PACKAGE_DIR's sources, pyproject.toml, DEPS and this script.
+python_image() {
+  local name=$1 package=$2 deps=$3; shift 3
+  local sources archive
+  sources=$(cd "$ROOT" && find pyproject.toml "$package" -type f \( -name '*.py' -o -name '*.yaml' \
     -o -name '*.json' -o -name '*.toml' \) | sort)
-  local archive
-  archive="$OUT/vllm-sim-$(cd "$ROOT" && printf '%s\n' "${SIM_DEPS[*]} $BASE_PACKAGES" | key - $sources).oci.tar"
+  archive="$OUT/$name-$(cd "$ROOT" && printf '%s\n' "$deps $BASE_PACKAGES" | key - $sources).oci.tar"
   if [[ ! -f $archive ]]; then
     local base; base=$(base_rootfs)
-    log "vllm-sim: building (pip install of this project into the Debian base)"
-    local rootfs; rootfs=$(mktemp -d -p "$OUT"); TMPS+=("$rootfs")
+    log "$name: building (pip install of this project into the Debian base)"
+    local rootfs wheels src pyver
+    rootfs=$(mktemp -d -p "$OUT"); wheels=$(mktemp -d -p "$OUT"); src=$(mktemp -d -p "$OUT")
+    TMPS+=("$rootfs" "$wheels" "$src")
     tar -C "$rootfs" -xf "$base"
     # Wheels come from the host's pip (its certificates and index settings), built/downloaded for the base's
-    # Python; the chroot installs them offline. --no-deps for the project keeps the planner's heavy
-    # dependencies out: the image needs only the simulator's.
-    local wheels src pyver
-    wheels=$(mktemp -d -p "$OUT"); src=$(mktemp -d -p "$OUT"); TMPS+=("$wheels" "$src")
+    # Python; the chroot installs them offline.
     pyver=$(chroot "$rootfs" python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
     cp "$ROOT/pyproject.toml" "$src/"
     (cd "$ROOT" && find scripts \( -name '*.py' -o -name '*.yaml' -o -name '*.json' -o -name '*.proto' \) \
       -not -path '*/__pycache__/*' | tar -cf - -T -) | tar -C "$src" -xf -
     "$PIP" wheel --quiet --no-deps -w "$wheels" "$src" >&2
+    # shellcheck disable=SC2086
     "$PIP" download --quiet --only-binary=:all: --python-version "$pyver" --platform manylinux2014_x86_64 \
-      --platform "manylinux_2_28_x86_64" --platform "manylinux_2_17_x86_64" -d "$wheels" "${SIM_DEPS[@]}" >&2
+      --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d "$wheels" $deps >&2
     mkdir -p "$rootfs/tmp/wheels" && cp "$wheels"/*.whl "$rootfs/tmp/wheels/"
     chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
       PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 sh -euc "
         python3 -m venv /opt/venv
-        /opt/venv/bin/pip install --quiet --no-index --find-links /tmp/wheels ${SIM_DEPS[*]}
+        /opt/venv/bin/pip install --quiet --no-index --find-links /tmp/wheels $deps
         /opt/venv/bin/pip install --quiet --no-index --no-deps /tmp/wheels/vllm_inference-*.whl
         rm -rf /tmp/wheels /root/.cache
         printf '#!/bin/sh\n# vLLM command line, served by the simulator.\nexec /opt/venv/bin/vllm-sim \"\$@\"\n' \
@@ -120,16 +125,27 @@ build_sim() {
         mkdir -p /home/vllm && chown 1000:1000 /home/vllm
       " >&2
     : >"$rootfs/etc/resolv.conf"
-    pack "$rootfs" "$archive" 0.1.0 --config.entrypoint vllm --config.entrypoint serve --config.user 1000:1000 \
-      --config.env HOME=/home/vllm --config.env PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
-      --config.env PYTHONUNBUFFERED=1 --config.workingdir /home/vllm --config.exposedports 8000/tcp
-    rm -rf "$rootfs"
+    pack "$rootfs" "$archive" 0.1.0 --config.env PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
+      --config.env PYTHONUNBUFFERED=1 "$@"
   fi
-  current "$archive" vllm-sim
+  current "$archive" "$name"
+}
+
+build_sim() {
+  python_image vllm-sim scripts/vllm_sim "pyyaml prometheus-client aiohttp" \
+    --config.entrypoint vllm --config.entrypoint serve --config.user 1000:1000 --config.env HOME=/home/vllm \
+    --config.workingdir /home/vllm --config.exposedports 8000/tcp
+}
+
+# The fake GPU device plugin, for deploy/fake-gpu-device-plugin/daemonset.yaml (root: it writes its socket
+# into the kubelet's root-owned directory).
+build_device_plugin() {
+  python_image fake-gpu-device-plugin scripts/gpu_device_plugin "grpcio protobuf" \
+    --config.entrypoint python3 --config.entrypoint -m --config.entrypoint gpu_device_plugin
 }
 
 main() {
-  local what=("$@"); [[ ${#what[@]} -gt 0 ]] || what=(pause sim)
+  local what=("$@"); [[ ${#what[@]} -gt 0 ]] || what=(pause sim device_plugin)
   local w; for w in "${what[@]}"; do "build_$w"; done
   log "ok: $(cd "$OUT" && ls -1 ./*.oci.tar | tr '\n' ' ')"
 }

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from kubernetes import client
+
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -82,3 +84,13 @@ def pod_manifest(
     if node_selector:
         spec["nodeSelector"] = node_selector
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+def running_node(core: client.CoreV1Api, ns: str, name: str) -> client.V1Node:
+    """The node pod `name` runs on, once it is Running."""
+
+    def running() -> str | None:
+        pod = core.read_namespaced_pod(name, ns)
+        return pod.spec.node_name if pod.status.phase == "Running" else None
+
+    return core.read_node(wait_until(f"pod {name} Running", running, 90))

@@ -8,7 +8,7 @@ import time
 import pytest
 from kubernetes import client
 
-from .kube import GPU, SIM_IMAGE, pod_manifest, wait_until
+from .kube import GPU, SIM_IMAGE, pod_manifest, running_node, wait_until
 
 REAL_NODE_SELECTOR = {"vllm-inference.local/node": "real"}
 
@@ -29,14 +29,6 @@ def assert_stays_pending(core: client.CoreV1Api, ns: str, name: str) -> str:
     pod = core.read_namespaced_pod(name, ns)
     assert pod.spec.node_name is None and pod.status.phase == "Pending"
     return message
-
-
-def running_node(core: client.CoreV1Api, ns: str, name: str) -> client.V1Node:
-    def running() -> str | None:
-        pod = core.read_namespaced_pod(name, ns)
-        return pod.spec.node_name if pod.status.phase == "Running" else None
-
-    return core.read_node(wait_until(f"pod {name} Running", running, 90))
 
 
 def gpu_nodes(core: client.CoreV1Api) -> list[client.V1Node]:
