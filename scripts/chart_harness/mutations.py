@@ -211,6 +211,20 @@ MUTATIONS = [
         INV + "test_service_selects_every_pool_and_monitors_and_routes_point_at_real_ports",
     ),
     Mutation(
+        "replicas-fight-the-autoscaler",
+        "templates/deployment.yaml",
+        "{{- if not $.Values.autoscaling.enabled }}",
+        "{{- if true }}",
+        INV + "test_autoscaled_deployments_leave_replicas_to_the_autoscaler",
+    ),
+    Mutation(
+        "pods-run-as-a-missing-service-account",
+        "templates/_pod.tpl",
+        'serviceAccountName: {{ include "vllm-inference.serviceAccountName" $root }}',
+        "serviceAccountName: vllm",
+        INV + "test_pods_run_as_the_rendered_or_named_service_account",
+    ),
+    Mutation(
         "networkpolicy-renders-when-off",
         "templates/networkpolicy.yaml",
         "{{- if .Values.networkPolicy.enabled }}",

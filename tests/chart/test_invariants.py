@@ -6,6 +6,7 @@ property, and asserts it checked something: a sweep that saw no object of its ki
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -829,5 +830,60 @@ def test_objects_are_unique_by_kind_and_name_and_live_in_the_release_namespace()
         for o in r.objects:
             ns = o["metadata"].get("namespace")
             yield ns == NAMESPACE, f"{o['kind']} {o['metadata']['name']} in namespace {ns!r}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_autoscaled_deployments_leave_replicas_to_the_autoscaler() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        scaled = {ref["name"] for _s, ref in _scalers(r)}
+        for d in r.of_kind("Deployment"):
+            if d["metadata"]["name"] in scaled:
+                # a rendered replicas count would reset the autoscaler's choice on every helm upgrade
+                yield (
+                    "replicas" not in d["spec"],
+                    f"{d['metadata']['name']} sets replicas under an autoscaler",
+                )
+
+    assert_sweep(*sweep(check))
+
+
+def test_pods_run_as_the_rendered_or_named_service_account() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        accounts = {sa["metadata"]["name"] for sa in r.of_kind("ServiceAccount")}
+        named = dig(values(case), "serviceAccount.name")
+        for owner, _meta, spec, _c in server_pods(case, r):
+            sa = spec.get("serviceAccountName", "default")
+            ok = sa in accounts or (
+                not dig(values(case), "serviceAccount.create") and sa == (named or "default")
+            )
+            yield ok, f"{owner['metadata']['name']} runs as {sa!r}, rendered: {sorted(accounts)}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_alerts_carry_severity_and_a_summary_and_the_dashboard_is_valid_json() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for rule_obj in r.of_kind("PrometheusRule"):
+            for group in rule_obj["spec"]["groups"]:
+                for rule in group["rules"]:
+                    if "alert" in rule:
+                        yield (
+                            "severity" in (rule.get("labels") or {}),
+                            f"alert {rule['alert']} has no severity",
+                        )
+                        yield (
+                            "summary" in (rule.get("annotations") or {}),
+                            f"alert {rule['alert']} has no summary",
+                        )
+        for cm in r.of_kind("ConfigMap"):
+            for key, text in (cm.get("data") or {}).items():
+                if key.endswith(".json"):
+                    try:
+                        json.loads(text)
+                        parsed = True
+                    except ValueError:
+                        parsed = False
+                    yield parsed, f"ConfigMap {cm['metadata']['name']}: {key} is not valid JSON"
 
     assert_sweep(*sweep(check))
