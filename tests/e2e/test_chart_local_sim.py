@@ -126,3 +126,27 @@ def test_helm_test_passes(release: tuple[str, str, str]) -> None:
         timeout_s=240,
     )
     assert out.returncode == 0, f"helm test failed:\n{out.stdout}\n{out.stderr}"
+
+
+def test_the_replica_on_a_simulated_spot_node_runs_but_gets_no_traffic(
+    core: client.CoreV1Api, release: tuple[str, str, str]
+) -> None:
+    ns, name, service = release
+
+    def simulated_pods() -> list[client.V1Pod]:
+        pods = core.list_namespaced_pod(ns, label_selector=f"app.kubernetes.io/instance={name}").items
+        return [
+            p
+            for p in pods
+            if p.spec.node_name
+            and p.status.phase == "Running"
+            and core.read_node(p.spec.node_name).metadata.annotations.get("kwok.x-k8s.io/node") == "fake"
+        ]
+
+    pod = wait_until("a replica Running on a simulated node", simulated_pods, 60)[0]
+    node = core.read_node(pod.spec.node_name)
+    assert node.metadata.labels["karpenter.sh/capacity-type"] == "spot"
+    ready = {c.type: c.status for c in pod.status.conditions}["Ready"]
+    assert ready == "False"
+    serving = {a for e in ready_endpoints(client.DiscoveryV1Api(), ns, service) for a in e.addresses}
+    assert pod.status.pod_ip and pod.status.pod_ip not in serving
