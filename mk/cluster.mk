@@ -1,6 +1,13 @@
 # The local Kubernetes cluster with simulated GPU node pools (scripts/cluster, docs/cluster.md).
-.PHONY: cluster-binaries cluster-images cluster-up cluster-down demo e2e-cluster
+.PHONY: lint-cluster cluster-binaries cluster-images cluster-up cluster-down demo e2e-cluster
+LINT_TARGETS += lint-cluster
 E2E_TARGETS += e2e-cluster
+
+CLUSTER_SCRIPTS := $(wildcard scripts/cluster/*.sh scripts/images/*.sh scripts/gpu_device_plugin/*.sh)
+
+lint-cluster: ## Syntax of the cluster scripts (bash -n) and yamllint of the kwok and deploy manifests
+	@for f in $(CLUSTER_SCRIPTS); do bash -n "$$f" || exit 1; done
+	@yamllint -s deploy scripts/cluster/kwok-stages.yaml scripts/cluster/kwok-nodes.yaml && echo "lint-cluster: ok"
 
 CLUSTER_KUBECONFIG := $(ROOT)/build/cluster/kubeconfig
 
