@@ -9,10 +9,8 @@
 # Usage: build-binaries.sh [kubernetes|etcd|kwok|coredns ...]   (default: all)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=../tools/versions.env
-source "$ROOT/scripts/tools/versions.env"
-CACHE="${VLLM_INFERENCE_CACHE:-$HOME/.cache/vllm-inference}"
+# Versions, the cache and each binary's directory come from env.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local CGO_ENABLED=0
 
 log() { printf '[build-binaries] %s\n' "$*" >&2; }
@@ -39,7 +37,7 @@ gomod_file() {
 # Kubernetes: wrapper module requiring k8s.io/kubernetes, with every staging module (the go.mod's
 # `./staging/...` replaces) pinned to its published v0.<minor>.<patch> tag, since `go install` refuses replaces.
 build_kubernetes() {
-  local v=$KUBERNETES_VERSION dir="$CACHE/kubernetes-$KUBERNETES_VERSION"
+  local v=$KUBERNETES_VERSION dir=${K8S_BIN%/bin}
   local bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy)
   local missing=0 b
   for b in "${bins[@]}"; do [[ -x "$dir/bin/$b" ]] || missing=1; done
@@ -94,7 +92,7 @@ wrapper_build() {
 
 # etcd: the server module exposes etcdmain.Main; a three-line main package wraps it.
 build_etcd() {
-  local v=$ETCD_VERSION dir="$CACHE/etcd-$ETCD_VERSION"
+  local v=$ETCD_VERSION dir=${ETCD_BIN%/bin}
   if [[ -x "$dir/bin/etcd" ]]; then log "etcd $v: cached in $dir/bin"; return; fi
   log "etcd $v: building"
   wrapper_build etcd "$dir" go.etcd.io/etcd/server/v3 "$v" <<'EOF'
@@ -111,10 +109,9 @@ EOF
 }
 
 # CoreDNS with only the plugins the local cluster uses (the documented out-of-tree main pattern), so the build
-# skips every cloud provider plugin. The plugin set is part of the cache key: changing it rebuilds.
-COREDNS_PLUGINS_REV=p2
+# skips every cloud provider plugin. Bump COREDNS_PLUGINS_REV (env.sh) when the plugin set changes.
 build_coredns() {
-  local v=$COREDNS_VERSION dir="$CACHE/coredns-$COREDNS_VERSION-$COREDNS_PLUGINS_REV"
+  local v=$COREDNS_VERSION dir=${COREDNS_BIN%/bin}
   if [[ -x "$dir/bin/coredns" ]]; then log "coredns $v: cached in $dir/bin"; return; fi
   log "coredns $v: building"
   wrapper_build coredns "$dir" github.com/coredns/coredns "$v" <<'EOF'
@@ -143,7 +140,7 @@ EOF
 
 # kwok's module has no replace directives, so plain `go install` works.
 build_kwok() {
-  local v=$KWOK_VERSION dir="$CACHE/kwok-$KWOK_VERSION"
+  local v=$KWOK_VERSION dir=${KWOK_BIN%/bin}
   if [[ -x "$dir/bin/kwok" && -x "$dir/bin/kwokctl" ]]; then log "kwok $v: cached in $dir/bin"; return; fi
   log "kwok $v: building kwok, kwokctl"
   mkdir -p "$dir/bin"

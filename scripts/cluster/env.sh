@@ -11,7 +11,8 @@ CACHE="${VLLM_INFERENCE_CACHE:-$HOME/.cache/vllm-inference}"
 K8S_BIN="$CACHE/kubernetes-$KUBERNETES_VERSION/bin"
 ETCD_BIN="$CACHE/etcd-$ETCD_VERSION/bin"
 KWOK_BIN="$CACHE/kwok-$KWOK_VERSION/bin"
-COREDNS_BIN="$CACHE/coredns-$COREDNS_VERSION-p2/bin" # p2: plugin set rev (build-binaries.sh)
+COREDNS_PLUGINS_REV=p2 # revision of the plugin set compiled in (build-binaries.sh): part of the cache key
+COREDNS_BIN="$CACHE/coredns-$COREDNS_VERSION-$COREDNS_PLUGINS_REV/bin"
 KUBECTL="$K8S_BIN/kubectl"
 
 # State: files under build/cluster (gitignored); sockets and runtime state under /run.

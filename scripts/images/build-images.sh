@@ -10,9 +10,8 @@
 # Usage: build-images.sh [pause|sim|device_plugin ...]   (default: all). Prints nothing else on stdout.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-source "$ROOT/scripts/tools/versions.env"
-CACHE="${VLLM_INFERENCE_CACHE:-$HOME/.cache/vllm-inference}"
+# ROOT, CACHE and versions from the cluster's settings.
+source "$(dirname "${BASH_SOURCE[0]}")/../cluster/env.sh"
 OUT="$CACHE/images"
 SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
