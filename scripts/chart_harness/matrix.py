@@ -22,10 +22,10 @@ from functools import cache, cached_property
 from pathlib import Path
 
 import yaml
+from chart_values import Values, deep_merge, dig
 
 from .pairwise import pairwise_rows
 from .render import CHART_DIR, ROOT
-from .values import Values, deep_merge, dig
 from .versions import kube_minors
 
 PRESETS_DIR = ROOT / "values"

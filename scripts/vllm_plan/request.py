@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chart_values import deep_merge, dig
+
 from vllm_plan.errors import PlanInputError
 from vllm_plan.prices import load_yaml_mapping
 
@@ -56,26 +58,6 @@ def label(field: str) -> str:
     return f"{flag} (values: {keys[0]})" if keys else flag
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Helm's merge of a values file over the chart defaults: maps merge, everything else replaces."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _dig(values: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = values
-    for part in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
 def _checked(value: Any, wanted: type, key: str, where: str) -> Any:
     """Check a values-file setting's type; null and "" mean "unset" as in the chart."""
     if value is None or value == "":
@@ -90,10 +72,10 @@ def request_from_values(path: Path, chart_values: Path = CHART_VALUES) -> PlanRe
     """Read a chart values file the way `helm install -f` does: over the chart's own defaults."""
     values = load_yaml_mapping(path, "--values")
     if chart_values.is_file():
-        values = _deep_merge(load_yaml_mapping(chart_values, "chart values"), values)
+        values = deep_merge(load_yaml_mapping(chart_values, "chart values"), values)
     settings: dict[str, Any] = {}
     for key_path, (field, wanted) in VALUES_KEYS.items():
-        value = _checked(_dig(values, key_path), wanted, ".".join(key_path), str(path))
+        value = _checked(dig(values, ".".join(key_path)), wanted, ".".join(key_path), str(path))
         if value is not None:
             settings[field] = value
     return PlanRequest(**settings)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from chart_harness.render import Rendered
 from chart_harness.renders import rendered_cases
-from chart_harness.values import dig
+from chart_values import dig
 
 Values = dict[str, Any]
 

@@ -1,4 +1,6 @@
-"""Values trees as Helm sees them: merging values files and looking keys up by dotted path."""
+"""Values trees as Helm sees them: merging values files and looking keys up by dotted path.
+
+Shared by the planner (which reads chart values files) and the chart test harness."""
 
 from __future__ import annotations
 
