@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client, config
 
-from .kube import kubeconfig, wait_until
+from .kube import delete_namespace, kubeconfig, wait_until
 
 
 @pytest.fixture(scope="session")
@@ -19,27 +19,13 @@ def core() -> client.CoreV1Api:
     return api
 
 
-def _delete_namespace(core: client.CoreV1Api, name: str) -> None:
-    core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
-    core.delete_namespace(name)
-
-    def gone() -> bool:
-        try:
-            core.read_namespace(name)
-        except client.ApiException as err:
-            return err.status == 404
-        return False
-
-    wait_until(f"namespace {name} deleted", gone, 120)
-
-
 @pytest.fixture
 def namespace(core: client.CoreV1Api) -> Iterator[str]:
     name = f"e2e-{uuid.uuid4().hex[:8]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     wait_until(f"default service account in {name}", lambda: _has_default_sa(core, name), 30)
     yield name
-    _delete_namespace(core, name)
+    delete_namespace(core, name)
 
 
 def _has_default_sa(core: client.CoreV1Api, ns: str) -> bool:

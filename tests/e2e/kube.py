@@ -42,8 +42,11 @@ def kubectl() -> str:
     return str(cache / f"kubernetes-{_versions()['KUBERNETES_VERSION']}" / "bin" / "kubectl")
 
 
-def helm() -> str:
-    return os.environ.get("HELM") or str(ROOT / ".tools" / "bin" / "helm")
+def helm(name: str = "helm") -> str:
+    """helm (v4) or helm3 from make tools; $HELM overrides helm."""
+    if name == "helm" and os.environ.get("HELM"):
+        return os.environ["HELM"]
+    return str(ROOT / ".tools" / "bin" / name)
 
 
 def wait_until(what: str, fn: Callable[[], T | None], timeout_s: float, interval_s: float = 1.0) -> T:
@@ -94,3 +97,18 @@ def running_node(core: client.CoreV1Api, ns: str, name: str) -> client.V1Node:
         return pod.spec.node_name if pod.status.phase == "Running" else None
 
     return core.read_node(wait_until(f"pod {name} Running", running, 90))
+
+
+def delete_namespace(core: client.CoreV1Api, name: str) -> None:
+    """Delete a namespace and wait until it is gone, so the GPUs its pods held are free again."""
+    core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
+    core.delete_namespace(name)
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(name)
+        except client.ApiException as err:
+            return err.status == 404
+        return False
+
+    wait_until(f"namespace {name} deleted", gone, 120)

@@ -1,5 +1,5 @@
-"""The chart, installed with values/local-sim.yaml, serves chat completions from a GPU node and passes
-`helm test`."""
+"""The chart, installed with values/local-sim.yaml by helm 4 and by helm 3, serves chat completions from a GPU
+node and passes `helm test`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 import requests
 from kubernetes import client
 
-from .kube import GPU, ROOT, helm, kubeconfig, kubectl, wait_until
+from .kube import GPU, ROOT, delete_namespace, helm, kubeconfig, kubectl, wait_until
 
 CHART = ROOT / "charts" / "vllm-inference"
 VALUES = ROOT / "values" / "local-sim.yaml"
@@ -29,13 +30,22 @@ def ready_endpoints(discovery: client.DiscoveryV1Api, ns: str, service: str) -> 
     return [e for s in slices.items for e in s.endpoints or [] if e.conditions and e.conditions.ready]
 
 
-@pytest.fixture(scope="module")
-def release(core: client.CoreV1Api) -> Iterator[tuple[str, str, str]]:
-    """(namespace, release, service) of the chart installed with local-sim, with a ready endpoint."""
+@dataclass(frozen=True)
+class Release:
+    helm: str
+    namespace: str
+    name: str
+    service: str
+
+
+@pytest.fixture(scope="module", params=["helm", "helm3"])
+def release(request: pytest.FixtureRequest, core: client.CoreV1Api) -> Iterator[Release]:
+    """The chart installed with local-sim by helm 4 and by helm 3, each with a ready endpoint."""
+    binary = helm(request.param)
     ns, name = f"e2e-chart-{uuid.uuid4().hex[:6]}", "sim"
-    env_kube = ("--kubeconfig", kubeconfig())
+    kube = ("--kubeconfig", kubeconfig())
     out = run(
-        helm(),
+        binary,
         "install",
         name,
         str(CHART),
@@ -44,10 +54,10 @@ def release(core: client.CoreV1Api) -> Iterator[tuple[str, str, str]]:
         "--create-namespace",
         "-f",
         str(VALUES),
-        *env_kube,
+        *kube,
         timeout_s=120,
     )
-    assert out.returncode == 0, f"helm install failed: {out.stderr}"
+    assert out.returncode == 0, f"{request.param} install failed: {out.stderr}"
     try:
         services = core.list_namespaced_service(ns, label_selector=f"app.kubernetes.io/instance={name}").items
         assert services, "the release created no Service"
@@ -56,10 +66,10 @@ def release(core: client.CoreV1Api) -> Iterator[tuple[str, str, str]]:
         wait_until(
             f"a ready endpoint behind {service}", lambda: ready_endpoints(discovery, ns, service), 240, 2
         )
-        yield ns, name, service
+        yield Release(binary, ns, name, service)
     finally:
-        run(helm(), "uninstall", name, "-n", ns, "--wait", "--timeout", "120s", *env_kube, timeout_s=150)
-        core.delete_namespace(ns)
+        run(binary, "uninstall", name, "-n", ns, *kube, timeout_s=150)
+        delete_namespace(core, ns)
 
 
 def free_port() -> int:
@@ -69,9 +79,9 @@ def free_port() -> int:
 
 
 def test_the_chart_answers_a_chat_completion_from_a_pod_on_a_gpu_node(
-    core: client.CoreV1Api, release: tuple[str, str, str]
+    core: client.CoreV1Api, release: Release
 ) -> None:
-    ns, _, service = release
+    ns, service = release.namespace, release.service
     port = free_port()
     cmd = [
         kubectl(),
@@ -110,28 +120,30 @@ def test_the_chart_answers_a_chat_completion_from_a_pod_on_a_gpu_node(
         assert any(t.key == "gpu" and t.effect == "NoSchedule" for t in node.spec.taints or [])
 
 
-def test_helm_test_passes(release: tuple[str, str, str]) -> None:
-    ns, name, _ = release
+def test_helm_test_passes(release: Release) -> None:
+    # helm 3's --logs looks for the test pods after the chart's hook-succeeded policy deleted them.
+    logs = ["--logs"] if release.helm == helm("helm") else []
     out = run(
-        helm(),
+        release.helm,
         "test",
-        name,
+        release.name,
         "-n",
-        ns,
+        release.namespace,
         "--kubeconfig",
         kubeconfig(),
         "--timeout",
         "180s",
-        "--logs",
+        *logs,
         timeout_s=240,
     )
-    assert out.returncode == 0, f"helm test failed:\n{out.stdout}\n{out.stderr}"
+    assert out.returncode == 0, f"{release.helm} test failed:\n{out.stdout}\n{out.stderr}"
+    assert "TEST SUITE:" in out.stdout, out.stdout  # the release has tests, and they ran
 
 
 def test_the_replica_on_a_simulated_spot_node_runs_but_gets_no_traffic(
-    core: client.CoreV1Api, release: tuple[str, str, str]
+    core: client.CoreV1Api, release: Release
 ) -> None:
-    ns, name, service = release
+    ns, name, service = release.namespace, release.name, release.service
 
     def simulated_pods() -> list[client.V1Pod]:
         pods = core.list_namespaced_pod(ns, label_selector=f"app.kubernetes.io/instance={name}").items
