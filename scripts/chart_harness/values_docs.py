@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from .values import dig
+from chart_values import dig
 
 START, END = "<!-- values-table:start -->", "<!-- values-table:end -->"
 KEY = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z0-9_.\"'/-]+):(\s|$)")
