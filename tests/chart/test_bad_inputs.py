@@ -162,6 +162,16 @@ CASES: list[tuple[str, Values, list[str]]] = [
     ),
     # Chart validation: relations and arithmetic.
     ("image-digest-malformed", {"image": {"digest": "abc123"}}, ["image.digest"]),
+    (
+        "shm-as-large-as-the-memory-limit",
+        {"shm": {"sizeLimit": "32Gi"}, "resources": {"limits": {"memory": "32768Mi"}}},
+        ["shm.sizeLimit", "resources.limits.memory"],
+    ),
+    (
+        "http-route-timeout-not-a-duration",
+        {"httpRoute": {"timeouts": {"request": "10 minutes"}}},
+        ["httpRoute.timeouts.request"],
+    ),
     ("bfloat16-on-t4", {"model": {"dtype": "bfloat16"}, "gpu": {"type": "T4"}}, ["model.dtype"]),
     ("fp8-on-t4", {"model": {"quantization": "fp8"}, "gpu": {"type": "T4"}}, ["model.quantization"]),
     (
