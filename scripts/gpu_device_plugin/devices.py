@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The cards the simulator knows (VLLM_SIM_GPU values).
+# The cards the simulator knows (VLLM_SIM_GPU values). A literal, so the plugin image needs no simulator
+# catalogue; tests/gpu_device_plugin holds it equal to vllm_sim.catalog.load_gpus().
 GPU_TYPES = ("T4", "L4", "A10G", "A100-80GB", "H100-80GB", "H200")
 
 
