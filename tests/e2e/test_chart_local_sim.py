@@ -121,8 +121,6 @@ def test_the_chart_answers_a_chat_completion_from_a_pod_on_a_gpu_node(
 
 
 def test_helm_test_passes(release: Release) -> None:
-    # helm 3's --logs looks for the test pods after the chart's hook-succeeded policy deleted them.
-    logs = ["--logs"] if release.helm == helm("helm") else []
     out = run(
         release.helm,
         "test",
@@ -133,11 +131,13 @@ def test_helm_test_passes(release: Release) -> None:
         kubeconfig(),
         "--timeout",
         "180s",
-        *logs,
+        # the test pods stay until the next `helm test` (before-hook-creation), so both helms can read them
+        "--logs",
         timeout_s=240,
     )
     assert out.returncode == 0, f"{release.helm} test failed:\n{out.stdout}\n{out.stderr}"
     assert "TEST SUITE:" in out.stdout, out.stdout  # the release has tests, and they ran
+    assert "POD LOGS:" in out.stdout, out.stdout
 
 
 def test_the_replica_on_a_simulated_spot_node_runs_but_gets_no_traffic(

@@ -41,7 +41,7 @@ metadata:
     app.kubernetes.io/part-of: {{ $v.partOf }}
   annotations:
     helm.sh/hook: test
-    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+    helm.sh/hook-delete-policy: before-hook-creation
 spec:
   restartPolicy: Never
   enableServiceLinks: false
