@@ -5,21 +5,19 @@ grace period. Without the shutdown timeout (the recipe's setup) the same SIGTERM
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from chart_harness.render import ROOT, render_chart
+from vllm_sim.launch import launch
 
-SIM = os.path.join(os.path.dirname(sys.executable), "vllm-sim")
 MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 STEP_SECONDS = 0.05  # per engine step: a 40-token stream lasts about 2 s
 TOKENS = 40
@@ -36,35 +34,20 @@ def _post(base: str, path: str, body: dict[str, Any]) -> urllib.request.Request:
 
 
 @contextmanager
-def _simulator(args: list[str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    args = list(args)
-    args[args.index("--port") + 1] = str(port)
-    env = {**os.environ, "VLLM_SIM_LOAD_SECONDS": "0", "VLLM_SIM_CONTROL": "1", "VLLM_SIM_GPU": "L4"}
-    env.pop("VLLM_API_KEY", None)
-    proc = subprocess.Popen([SIM, "serve", *args, "--host", "127.0.0.1"], env=env, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+def _simulator(args: list[str], log_dir: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    env = {"VLLM_SIM_LOAD_SECONDS": "0", "VLLM_SIM_CONTROL": "1", "VLLM_SIM_GPU": "L4", "VLLM_API_KEY": ""}
+    sim = launch(args, log_dir, env=env, timeout=30)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "simulator did not start"
-                time.sleep(0.2)
-        urllib.request.urlopen(_post(base, "/sim/latency", {"step_seconds": STEP_SECONDS}), timeout=5)
-        yield proc, base
+        urllib.request.urlopen(_post(sim.url, "/sim/latency", {"step_seconds": STEP_SECONDS}), timeout=5)
+        yield sim.proc, sim.url
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
+        if sim.proc.poll() is None:
+            sim.proc.kill()
+        sim.proc.wait(timeout=10)
 
 
 def _stream_across_sigterm(
-    proc: subprocess.Popen[bytes], base: str
+    proc: subprocess.Popen[str], base: str
 ) -> tuple[int, str | None, int | None, float]:
     """Start a stream and SIGTERM the server after its first chunk.
 
@@ -103,12 +86,12 @@ def _stream_across_sigterm(
     return chunks, finish, status, time.monotonic() - terminated_at
 
 
-def test_spot_pool_drains_an_in_flight_stream_within_its_rendered_grace_period() -> None:
+def test_spot_pool_drains_an_in_flight_stream_within_its_rendered_grace_period(tmp_path: Path) -> None:
     pod = _spot_pod({})
     container = pod["containers"][0]
     shutdown = int(container["args"][container["args"].index("--shutdown-timeout") + 1])
     pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
-    with _simulator(container["args"]) as (proc, base):
+    with _simulator(container["args"], tmp_path) as (proc, base):
         chunks, finish, status, exit_after = _stream_across_sigterm(proc, base)
     # finish_reason "length": every one of the max_tokens was generated after SIGTERM arrived.
     assert finish == "length" and chunks > 1, f"stream ended {finish!r} after {chunks} chunks"
@@ -118,10 +101,10 @@ def test_spot_pool_drains_an_in_flight_stream_within_its_rendered_grace_period()
     assert pre_stop + exit_after <= pod["terminationGracePeriodSeconds"]
 
 
-def test_without_a_shutdown_timeout_sigterm_cuts_the_stream() -> None:
+def test_without_a_shutdown_timeout_sigterm_cuts_the_stream(tmp_path: Path) -> None:
     pod = _spot_pod({"pools": {"spot": {"drain": {"shutdownTimeoutSeconds": 0}}}})
     args = pod["containers"][0]["args"]
     assert "--shutdown-timeout" not in args
-    with _simulator(args) as (proc, base):
+    with _simulator(args, tmp_path) as (proc, base):
         chunks, finish, _, _ = _stream_across_sigterm(proc, base)
     assert finish != "length" and chunks < TOKENS

@@ -4,25 +4,14 @@ renders (local-sim preset), with the API key from the same value; without the ke
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from chart_harness.render import ROOT, Rendered, render_chart
+from vllm_sim.launch import launch
 
 API_KEY = "helm-test-key"
-SIM = Path(sys.executable).with_name("vllm-sim")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,37 +21,16 @@ def rendered() -> Rendered:
 
 
 @pytest.fixture(scope="module")
-def server(rendered: Rendered) -> Iterator[str]:
+def server(rendered: Rendered, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """vllm-sim started with the on-demand pool's rendered args (port swapped for a free one)."""
     deployment = rendered.get("Deployment", "test-vllm-inference-on-demand")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    port = _free_port()
-    args = list(container["args"])
-    args[args.index("--port") + 1] = str(port)
-    env = {**os.environ, "VLLM_SIM_GPU": "L4", "VLLM_SIM_LOAD_SECONDS": "0", "VLLM_API_KEY": API_KEY}
-    proc = subprocess.Popen(
-        [str(SIM), "serve", *args, "--host", "127.0.0.1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    env = {"VLLM_SIM_GPU": "L4", "VLLM_SIM_LOAD_SECONDS": "0", "VLLM_API_KEY": API_KEY}
+    sim = launch(container["args"], tmp_path_factory.mktemp("sim"), env=env, timeout=30)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
-                break
-            except OSError:
-                assert proc.poll() is None, (
-                    f"simulator exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-                )
-                assert time.monotonic() < deadline, "simulator did not become healthy in 30 s"
-                time.sleep(0.2)
-        yield base
+        yield sim.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        sim.stop()
 
 
 def _run_test_pod(

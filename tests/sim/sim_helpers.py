@@ -4,78 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+from vllm_sim.launch import SIM, SimProcess, launch
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
-SIM = [sys.executable, "-m", "vllm_sim"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class SimProcess:
-    proc: subprocess.Popen[str]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def wait_ready(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"simulator exited {self.proc.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError(f"simulator not ready after {timeout}s:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+__all__ = ["QWEN", "SimProcess", "call", "run_sim", "scrape", "start_sim", "value"]
 
 
 def start_sim(
     tmp_path: Path, *flags: str, env: dict[str, str] | None = None, model: str = QWEN, wait: bool = True
 ) -> SimProcess:
-    port = free_port()
-    log = tmp_path / f"sim-{port}.log"
-    full_env = {**os.environ, "VLLM_SIM_GPU": "L4", "VLLM_SIM_TIME_SCALE": "0.05", **(env or {})}
-    cmd = [*SIM, "serve", model, "--host", "127.0.0.1", "--port", str(port), *flags]
-    with log.open("w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=full_env, text=True)
-    sim = SimProcess(proc, port, log)
-    if wait:
-        sim.wait_ready()
-    return sim
+    env = {"VLLM_SIM_GPU": "L4", "VLLM_SIM_TIME_SCALE": "0.05", **(env or {})}
+    return launch([model, *flags], tmp_path, env=env, wait=wait)
 
 
 def run_sim(
