@@ -25,7 +25,7 @@ include $(sort $(wildcard mk/*.mk))
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-tools: ## Install the pinned toolchain (helm 4 and 3, ct, CRDs, .venv) into the version-keyed cache
+tools: ## Install the pinned toolchain (helm 4 and 3, ct, kubectl, CRDs, .venv) into the version-keyed cache
 	@bash scripts/tools/install-tools.sh
 
 lint: tools $(LINT_TARGETS) ## Lint everything: helm lint --strict, ct lint, yamllint, ruff, values-table diff

@@ -72,6 +72,13 @@ install_crds() {
   install -m 0644 "$gw"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$dest/gateway-api/"
 }
 
+# kubectl comes from the same `go build` as the local cluster's Kubernetes binaries (k8s.io/kubernetes at
+# KUBERNETES_VERSION), so one cold build serves both and the client matches the cluster.
+install_kubectl() {
+  bash "$ROOT/scripts/cluster/build-binaries.sh" kubernetes
+  ln -sfn "$CACHE/kubernetes-$KUBERNETES_VERSION/bin/kubectl" "$BIN/kubectl"
+}
+
 install_python() {
   local venv="$ROOT/.venv" stamp
   stamp=$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
@@ -89,7 +96,7 @@ install_python() {
 
 main() {
   command -v go >/dev/null || { echo "[tools] error: go is required (Go module proxy builds)" >&2; exit 1; }
-  local what=("$@"); [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds)
+  local what=("$@"); [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds kubectl)
   for w in "${what[@]}"; do "install_$w"; done
   log "ok: $(ls "$BIN" | tr '\n' ' ')"
 }
