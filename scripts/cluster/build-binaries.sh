@@ -18,6 +18,14 @@ log() { printf '[build-binaries] %s\n' "$*" >&2; }
 # timed OUTFILE CMD...: run CMD under GNU time, append its wall time and peak RSS to OUTFILE.
 timed() {
   local out=$1; shift
+  if [[ ! -x /usr/bin/time ]]; then
+    # GNU time comes with install-packages.sh; `make tools` builds kubectl before that: record wall time only.
+    local start=$SECONDS
+    "$@"
+    printf '%s %s\n\tElapsed (wall clock) time: %ss (no GNU time: no RSS)\n' "$(date -u +%FT%TZ)" "$*" \
+      "$((SECONDS - start))" >>"$out"
+    return
+  fi
   local tfile; tfile=$(mktemp)
   if ! /usr/bin/time -v -o "$tfile" "$@"; then
     cat "$tfile" >&2; rm -f "$tfile"; return 1
