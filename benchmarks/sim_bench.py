@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,16 +30,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from vllm_sim.launch import free_port
+
 BASELINE = Path(__file__).parent / "baseline" / "sim.json"
 MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 TEXT_RE = re.compile(rb'"text":"([^"]*)"')
 TARGET = {"concurrent_streams": 1000, "tokens_per_s": 20000}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str) -> bytes:
@@ -135,7 +130,7 @@ def _pin(core: int) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     if args.time_scale is None:
         args.time_scale = round(

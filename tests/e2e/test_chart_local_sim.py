@@ -3,7 +3,6 @@ node and passes `helm test`."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 from kubernetes import client
+from vllm_sim.launch import free_port
 
 from .kube import GPU, ROOT, delete_namespace, helm, kubeconfig, kubectl, wait_until
 
@@ -70,12 +70,6 @@ def release(request: pytest.FixtureRequest, core: client.CoreV1Api) -> Iterator[
     finally:
         run(binary, "uninstall", name, "-n", ns, *kube, timeout_s=150)
         delete_namespace(core, ns)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_chart_answers_a_chat_completion_from_a_pod_on_a_gpu_node(
