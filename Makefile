@@ -11,6 +11,8 @@ VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 export PATH := $(TOOLS_BIN):$(VENV)/bin:$(PATH)
+# Test support (the chart harness) is not packaged: it is imported from tools/.
+export PYTHONPATH := $(ROOT)/tools
 CHART := charts/vllm-inference
 
 LINT_TARGETS :=
@@ -26,7 +28,7 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 tools: ## Install the pinned toolchain (helm 4 and 3, ct, kubectl, CRDs, .venv) into the version-keyed cache
-	@bash scripts/tools/install-tools.sh
+	@bash hack/install-tools.sh
 
 lint: tools $(LINT_TARGETS) ## Lint everything: helm lint --strict, ct lint, yamllint, ruff, values-table diff
 

@@ -115,9 +115,9 @@ def _client_process(url: str, streams: int, duration: float, max_tokens: int, qu
 
 def offered_time_scale(gpu: str, streams: int, tokens_per_s: float, context: int) -> float:
     """The VLLM_SIM_TIME_SCALE at which `streams` decoding sequences ask for `tokens_per_s` in total."""
-    from vllm_sim.catalog import get_gpu, resolve_model
-    from vllm_sim.memory import plan_memory
-    from vllm_sim.timing import TimingModel
+    from vllm_model.catalog import get_gpu, resolve_model
+    from vllm_model.memory import plan_memory
+    from vllm_model.timing import TimingModel
 
     spec, card = resolve_model(MODEL), get_gpu(gpu)
     timing = TimingModel.build(spec, card, plan_memory(spec, card, max_model_len=4096))

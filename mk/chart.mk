@@ -1,4 +1,4 @@
-# The chart's lint, docs, rendered examples, render-tier tests and benchmark (scripts/chart_harness, tests/chart,
+# The chart's lint, docs, rendered examples, render-tier tests and benchmark (tools/chart_harness, tests/chart,
 # docs/harness.md). The chart's unit tests run in `make unit` (tests/chart is collected with everything else).
 .PHONY: lint-chart helm-lint ct-lint yamllint-chart docs docs-check examples examples-check test-chart \
 	bench-chart mutation-chart
@@ -25,10 +25,10 @@ yamllint-chart: ## yamllint (.yamllint) over the presets, the ci values files an
 	@yamllint -s values $(CHART)/ci ct.yaml .yamllint && echo "yamllint: ok"
 
 docs: ## Regenerate the README values table from values.yaml's `# --` comments
-	@$(PY) scripts/docs/values_table.py
+	@$(PY) -m chart_harness.values_table
 
 docs-check: ## Fail when the README values table differs from values.yaml
-	@$(PY) scripts/docs/values_table.py --check && echo "README values table: up to date"
+	@$(PY) -m chart_harness.values_table --check && echo "README values table: up to date"
 
 examples: ## Regenerate examples/rendered/<preset>.yaml (review the diff, then commit)
 	@$(PY) -m chart_harness.examples

@@ -1,36 +1,36 @@
-# The local Kubernetes cluster with simulated GPU node pools (scripts/cluster, docs/cluster.md).
+# The local Kubernetes cluster with simulated GPU node pools (hack/cluster, deploy/, docs/cluster.md).
 .PHONY: lint-cluster cluster-binaries cluster-images cluster-up cluster-down demo e2e-cluster
 LINT_TARGETS += lint-cluster
 E2E_TARGETS += e2e-cluster
 
-CLUSTER_SCRIPTS := $(wildcard scripts/cluster/*.sh scripts/images/*.sh scripts/gpu_device_plugin/*.sh)
+CLUSTER_SCRIPTS := $(wildcard hack/*.sh hack/cluster/*.sh)
 
 lint-cluster: ## Syntax of the cluster scripts (bash -n) and yamllint of the kwok and deploy manifests
 	@for f in $(CLUSTER_SCRIPTS); do bash -n "$$f" || exit 1; done
-	@yamllint -s deploy scripts/cluster/kwok-stages.yaml scripts/cluster/kwok-nodes.yaml && echo "lint-cluster: ok"
+	@yamllint -s deploy && echo "lint-cluster: ok"
 
 CLUSTER_KUBECONFIG := $(ROOT)/build/cluster/kubeconfig
 
 cluster-binaries: ## Build Kubernetes, etcd, kwok, CoreDNS from the Go module proxy (cached by version)
-	@bash scripts/cluster/install-packages.sh
-	@bash scripts/cluster/build-binaries.sh
+	@bash hack/cluster/install-packages.sh
+	@bash hack/cluster/build-binaries.sh
 
 cluster-images: ## Build the pause and simulator images without a registry (cached by content)
-	@bash scripts/cluster/install-packages.sh
-	@bash scripts/images/build-images.sh
+	@bash hack/cluster/install-packages.sh
+	@bash hack/build-images.sh
 
 cluster-up: tools ## Start the local cluster (control plane, real GPU node, kwok pools); writes build/cluster/kubeconfig
-	@bash scripts/cluster/up.sh
+	@bash hack/cluster/up.sh
 
 cluster-down: ## Stop the local cluster and remove its processes, mounts, namespaces, bridge and rules
-	@bash scripts/cluster/down.sh
+	@bash hack/cluster/down.sh
 
 demo: cluster-up ## Local cluster + helm install (values/local-sim.yaml) + a chat completion through the Service
-	@bash scripts/cluster/demo.sh
+	@bash hack/cluster/demo.sh
 
 # The e2e tier: cluster up, tests, cluster down even when a test fails (the tests' status is kept).
 # One run at a time per host (flock): two runs would share the host-wide cluster.
 e2e-cluster: tools ## End-to-end tests on the local cluster (brings it up, runs tests/e2e, tears it down)
 	@mkdir -p /run/lock; flock -w 1200 /run/lock/vllm-inference-e2e.lock bash -c '\
-	  rc=0; bash scripts/cluster/up.sh && KUBECONFIG=$(CLUSTER_KUBECONFIG) $(PYTEST) -q tests/e2e || rc=$$?; \
-	  bash scripts/cluster/down.sh || true; exit $$rc'
+	  rc=0; bash hack/cluster/up.sh && KUBECONFIG=$(CLUSTER_KUBECONFIG) $(PYTEST) -q tests/e2e || rc=$$?; \
+	  bash hack/cluster/down.sh || true; exit $$rc'

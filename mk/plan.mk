@@ -1,10 +1,10 @@
-# Sizing and cost planner (scripts/vllm_plan, docs/planner.md).
+# Sizing and cost planner (src/vllm_plan, docs/planner.md).
 .PHONY: plan-report
 
 PLAN_OUT ?= build/plan
 PLAN_CLOUD ?= aws
-PLAN_TRAFFIC ?= scripts/vllm_plan/data/traffic-example.yaml
-PLAN_PRICES ?= scripts/vllm_plan/data/prices.yaml
+PLAN_TRAFFIC ?= src/vllm_plan/data/traffic-example.yaml
+PLAN_PRICES ?= src/vllm_plan/data/prices.yaml
 # The deployment to plan: any `vllm-plan` deployment flags, e.g. PLAN_ARGS="--values values/local-sim.yaml".
 PLAN_ARGS ?= --model TheBloke/Mistral-7B-Instruct-v0.2-AWQ --gpu T4 --max-model-len 4096 --dtype half
 PLAN_MIX ?= 0.5

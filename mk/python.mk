@@ -1,7 +1,7 @@
-# Python code quality for everything under scripts/ and tests/.
+# Python code quality for everything under src/, tools/, benchmarks/ and tests/.
 .PHONY: lint-python
 LINT_TARGETS += lint-python
 
-lint-python: ## ruff over scripts/ and tests/
-	@ruff check scripts tests
-	@ruff format --check scripts tests
+lint-python: ## ruff over src/, tools/, benchmarks/ and tests/
+	@ruff check src tools benchmarks tests
+	@ruff format --check src tools benchmarks tests

@@ -1,4 +1,4 @@
-# vllm-sim: the GPU-free stand-in for `vllm serve` (scripts/vllm_sim, tests/sim, benchmarks/sim_bench.py).
+# vllm-sim: the GPU-free stand-in for `vllm serve` (src/vllm_sim, tests/sim, benchmarks/sim_bench.py).
 .PHONY: test-sim bench-sim sim-serve
 BENCH_TARGETS += bench-sim
 

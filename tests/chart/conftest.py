@@ -3,6 +3,7 @@
 import os
 
 import pytest
+
 from chart_harness.render_cache import ENV
 
 

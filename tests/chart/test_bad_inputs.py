@@ -13,6 +13,7 @@ import subprocess
 from typing import Any
 
 import pytest
+
 from chart_harness.matrix import deep_merge
 from chart_harness.render import CHART_DIR, HelmFailed, helm_binary, render_chart
 

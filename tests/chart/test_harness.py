@@ -5,6 +5,7 @@ import copy
 from itertools import combinations
 
 import pytest
+
 from chart_harness import objects as k
 from chart_harness import validate
 from chart_harness.pairwise import pairwise_rows

@@ -2,6 +2,7 @@
 all-on at the newest, every ci values file as is at the newest minor."""
 
 import pytest
+
 from chart_harness.matrix import scenarios
 from chart_harness.renders import Case, render_case
 from chart_harness.versions import kube_minors

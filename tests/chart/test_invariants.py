@@ -14,7 +14,7 @@ from typing import Any
 from chart_harness import objects as k
 from chart_harness.render import NAMESPACE, RELEASE, Rendered
 from chart_harness.renders import Case, Finding, sweep
-from chart_values import dig
+from vllm_plan.chart_values import dig
 
 STANDARD_LABELS = (
     "helm.sh/chart",

@@ -2,6 +2,7 @@
 and every object validates strictly against that minor's schemas (custom resources against their CRDs)."""
 
 import pytest
+
 from chart_harness import validate
 from chart_harness.matrix import TOGGLES, allowed, bases, scenarios
 from chart_harness.render import HelmFailed

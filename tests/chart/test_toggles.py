@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from chart_harness.render import Rendered
 from chart_harness.renders import rendered_cases
-from chart_values import dig
+from vllm_plan.chart_values import dig
 
 Values = dict[str, Any]
 

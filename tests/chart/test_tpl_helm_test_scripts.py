@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+
 from chart_harness.render import ROOT, Rendered, render_chart
 from vllm_sim.launch import launch
 

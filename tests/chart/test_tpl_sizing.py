@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from chart_harness.render import CHART_DIR, HelmFailed, render_chart
-from vllm_sim.catalog import load_gpus, load_models, load_quantizations
-from vllm_sim.memory import NON_TORCH_BYTES, plan_memory
+from vllm_model.catalog import load_gpus, load_models, load_quantizations
+from vllm_model.memory import NON_TORCH_BYTES, plan_memory
 
 SIZING = yaml.safe_load(Path(CHART_DIR, "files", "sizing.yaml").read_text())
 

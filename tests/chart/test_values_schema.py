@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
 from chart_harness.matrix import bases
 from chart_harness.render import CHART_DIR
 from chart_harness.values_docs import documented_keys

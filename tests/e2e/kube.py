@@ -27,7 +27,7 @@ def kubeconfig() -> str:
 
 def _versions() -> dict[str, str]:
     out = {}
-    for line in (ROOT / "scripts" / "tools" / "versions.env").read_text().splitlines():
+    for line in (ROOT / "hack" / "versions.env").read_text().splitlines():
         if "=" in line and not line.lstrip().startswith("#"):
             key, value = line.split("=", 1)
             out[key.strip()] = shlex.split(value)[0] if value.strip() else ""

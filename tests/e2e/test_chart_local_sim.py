@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 from kubernetes import client
+
 from vllm_sim.launch import free_port
 
 from .kube import GPU, ROOT, delete_namespace, helm, kubeconfig, kubectl, wait_until

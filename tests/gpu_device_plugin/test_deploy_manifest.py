@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from chart_harness.validate import errors
 from gpu_device_plugin.cli import parse_args
 
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "deploy" / "fake-gpu-device-plugin" / "daemonset.yaml"
 MINORS = next(
     line.split("=", 1)[1].strip('"').split()
-    for line in (ROOT / "scripts" / "tools" / "versions.env").read_text().splitlines()
+    for line in (ROOT / "hack" / "versions.env").read_text().splitlines()
     if line.startswith("KUBE_MINORS=")
 )
 DOCS = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]

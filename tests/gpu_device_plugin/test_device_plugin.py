@@ -8,11 +8,11 @@ from pathlib import Path
 
 import grpc
 import pytest
+
 from gpu_device_plugin._proto import deviceplugin_pb2 as pb
 from gpu_device_plugin._proto import deviceplugin_pb2_grpc as pb_grpc
-from gpu_device_plugin.devices import GPU_TYPES, FakeGPUs
+from gpu_device_plugin.devices import FakeGPUs
 from gpu_device_plugin.server import run
-from vllm_sim.catalog import load_gpus
 
 
 class Kubelet(pb_grpc.RegistrationServicer):
@@ -99,7 +99,3 @@ def test_registers_again_when_the_kubelet_wipes_the_plugin_directory(plugin) -> 
 def test_bad_configuration_is_refused_naming_the_flag(count: int, gpu_type: str, named: str) -> None:
     with pytest.raises(ValueError, match=named):
         FakeGPUs(count=count, gpu_type=gpu_type)
-
-
-def test_the_plugin_offers_exactly_the_gpu_types_the_simulator_catalogue_knows() -> None:
-    assert set(GPU_TYPES) == set(load_gpus())

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 from plan_paths import SEED_T4
+
+from vllm_model.catalog import load_gpus, load_models
 from vllm_sim.args import parse_serve_args
-from vllm_sim.catalog import load_gpus, load_models
 from vllm_sim.cli import StartupError, plan_from_args, read_env, resolve_model
 
 GPUS = list(load_gpus())  # smallest card first, as the catalogue lists them

@@ -8,12 +8,13 @@ its measured request rate and inter-token latency must match the planner's withi
 from __future__ import annotations
 
 import pytest
+
+from vllm_model.timing import TimingModel
 from vllm_plan.capacity import replica_capacity
 from vllm_plan.request import PlanRequest
 from vllm_plan.sizing import FitReport, assess
 from vllm_plan.traffic import Slo, TrafficProfile
 from vllm_sim.engine import FINISHED, Engine, EngineConfig, Request
-from vllm_sim.timing import TimingModel
 
 CASES = {
     "awq-7b-on-t4": PlanRequest(

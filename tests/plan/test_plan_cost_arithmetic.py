@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from vllm_plan.cost import (
     HOURS_PER_MONTH,
     plan_scenario,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from plan_paths import CHART_VALUES, ROOT
+
 from vllm_plan.cost import DAYS_PER_MONTH
 from vllm_plan.traffic import example_traffic_path
 

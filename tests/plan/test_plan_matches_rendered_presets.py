@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from plan_paths import PRESETS
+
 from chart_harness.objects import gpu_containers
 from chart_harness.render import render_chart
-from plan_paths import PRESETS
 from vllm_sim.args import parse_serve_args
 from vllm_sim.cli import plan_from_args, read_env, resolve_model
 

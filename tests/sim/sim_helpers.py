@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+
 from vllm_sim.launch import SIM, SimProcess, launch
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"

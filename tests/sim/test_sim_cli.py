@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sim_helpers import QWEN, run_sim, start_sim
+
 from vllm_sim.args import ignored_flags, parse_serve_args
 from vllm_sim.cli import main
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from vllm_sim.catalog import get_gpu, resolve_model
+from vllm_model.catalog import get_gpu, resolve_model
+from vllm_model.memory import plan_memory
+from vllm_model.timing import TimingModel
 from vllm_sim.engine import FINISHED, Engine, EngineConfig, Request
-from vllm_sim.memory import plan_memory
-from vllm_sim.timing import TimingModel
 from vllm_sim.tokens import PIECES, count_tokens
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"

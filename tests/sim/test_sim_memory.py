@@ -3,8 +3,9 @@
 import json
 
 import pytest
-from vllm_sim.catalog import UnknownModelError, load_gpus, load_models, resolve_model
-from vllm_sim.memory import plan_memory, scheduler_defaults
+
+from vllm_model.catalog import UnknownModelError, load_gpus, load_models, resolve_model
+from vllm_model.memory import plan_memory, scheduler_defaults
 
 MISTRAL = "mistralai/Mistral-7B-Instruct-v0.2"
 

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Installs the lint/unit toolchain from package registries only (Go module proxy, PyPI).
+# Each tool is built once into a version-keyed cache outside the repo and linked into .tools/bin/.
+# Idempotent: a second run finds the cache and only refreshes links.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=versions.env
+source "$ROOT/hack/versions.env"
+CACHE="${VLLM_INFERENCE_CACHE:-$HOME/.cache/vllm-inference}"
+BIN="$ROOT/.tools/bin"
+SHARE="$ROOT/.tools/share"
+mkdir -p "$CACHE" "$BIN" "$SHARE"
+export GOFLAGS="${GOFLAGS:-} -mod=mod" GOTOOLCHAIN=local CGO_ENABLED=0
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+# module_dir MODULE@VERSION -> prints the extracted (read-only) module directory.
+module_dir() {
+  go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
+}
+
+# go_tool NAME MODULE VERSION PACKAGE LDFLAGS: build PACKAGE (a path inside MODULE) into $CACHE/NAME-VERSION
+# and link it as .tools/bin/NAME. It builds inside a writable copy of the downloaded module: unlike
+# `go install pkg@version`, that honours the module's own replace lines and needs no `@v/list` lookup
+# (which the proxy refuses for some modules).
+go_tool() {
+  local name=$1 module=$2 version=$3 package=$4 ldflags=$5
+  local dir="$CACHE/$name-$version"
+  if [[ ! -x "$dir/bin/$name" ]]; then
+    log "building $name $version (cold: a few minutes)"
+    local src work
+    src=$(module_dir "$module@$version")
+    work=$(mktemp -d)
+    cp -r "$src/." "$work/" && chmod -R u+w "$work"
+    mkdir -p "$dir/bin"
+    (cd "$work" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/bin/$name" "./$package")
+    rm -rf "$work"
+  fi
+  ln -sfn "$dir/bin/$name" "$BIN/$name"
+}
+
+install_helm() {
+  go_tool helm helm.sh/helm/v4 "$HELM4_VERSION" cmd/helm \
+    "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
+  # helm 3 built by `go install` needs its default KubeVersion set, or .Capabilities says v1.20.
+  local h3="-X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION"
+  for pkg in pkg/lint/rules pkg/chartutil; do
+    h3+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$HELM3_DEFAULT_KUBE_MINOR"
+  done
+  go_tool helm3 helm.sh/helm/v3 "$HELM3_VERSION" cmd/helm "$h3"
+}
+
+install_ct() {
+  go_tool ct github.com/helm/chart-testing/v3 "$CT_VERSION" ct \
+    "-X github.com/helm/chart-testing/v3/ct/cmd.Version=$CT_VERSION"
+  local src; src=$(module_dir "github.com/helm/chart-testing/v3@$CT_VERSION")
+  mkdir -p "$SHARE/ct"
+  install -m 0644 "$src/etc/chart_schema.yaml" "$src/etc/lintconf.yaml" "$SHARE/ct/"
+}
+
+# CRDs come from the operators' own Go modules, so validation is against the real schemas.
+install_crds() {
+  local dest="$SHARE/crds"
+  mkdir -p "$dest/keda" "$dest/prometheus-operator"
+  local keda; keda=$(module_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")
+  install -m 0644 "$keda"/config/crd/bases/*.yaml "$dest/keda/"
+  local pom; pom=$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")
+  install -m 0644 "$pom"/example/prometheus-operator-crd/*.yaml "$dest/prometheus-operator/"
+  mkdir -p "$dest/gateway-api"
+  local gw; gw=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
+  install -m 0644 "$gw"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$dest/gateway-api/"
+}
+
+# kubectl comes from the same `go build` as the local cluster's Kubernetes binaries (k8s.io/kubernetes at
+# KUBERNETES_VERSION), so one cold build serves both and the client matches the cluster.
+install_kubectl() {
+  bash "$ROOT/hack/cluster/build-binaries.sh" kubernetes
+  ln -sfn "$CACHE/kubernetes-$KUBERNETES_VERSION/bin/kubectl" "$BIN/kubectl"
+}
+
+install_python() {
+  local venv="$ROOT/.venv" stamp
+  stamp=$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
+  if [[ ! -f "$venv/.stamp-$stamp" ]]; then
+    log "creating .venv from pyproject.toml"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --upgrade pip
+    "$venv/bin/pip" install --quiet --cache-dir "$CACHE/pip" -e "$ROOT[dev]"
+    rm -f "$venv"/.stamp-* && touch "$venv/.stamp-$stamp"
+  fi
+  # ct shells out to yamllint and yamale: expose the venv's copies next to it.
+  ln -sfn "$venv/bin/yamllint" "$BIN/yamllint"
+  ln -sfn "$venv/bin/yamale" "$BIN/yamale"
+}
+
+main() {
+  command -v go >/dev/null || { echo "[tools] error: go is required (Go module proxy builds)" >&2; exit 1; }
+  local what=("$@"); [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds kubectl)
+  for w in "${what[@]}"; do "install_$w"; done
+  log "ok: $(ls "$BIN" | tr '\n' ' ')"
+}
+main "$@"

@@ -1,0 +1,80 @@
+"""What the user asks the planner about: one deployment, from a chart values file and/or flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from vllm_plan.chart_values import deep_merge, dig
+from vllm_plan.errors import PlanInputError
+from vllm_plan.prices import load_yaml_mapping
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART_VALUES = ROOT / "charts" / "vllm-inference" / "values.yaml"
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """One deployment. `None` means "vLLM's default" (resolved by the simulator's memory model)."""
+
+    model: str | None = None
+    gpu: str | None = None
+    gpu_count: int | None = None
+    tensor_parallel_size: int = 1
+    max_model_len: int | None = None
+    dtype: str = "auto"
+    quantization: str | None = None
+    gpu_memory_utilization: float | None = None
+    max_num_seqs: int | None = None
+    block_size: int | None = None
+    context_length: int | None = None
+
+    def overridden(self, **flags: Any) -> PlanRequest:
+        """A copy with every flag that was given (not None) replacing the value-file setting."""
+        return replace(self, **{k: v for k, v in flags.items() if v is not None})
+
+
+# Chart key path -> (PlanRequest field, the type the chart's schema gives it), named as in values.yaml.
+VALUES_KEYS: dict[tuple[str, ...], tuple[str, type]] = {
+    ("model", "name"): ("model", str),
+    ("model", "maxModelLen"): ("max_model_len", int),
+    ("model", "dtype"): ("dtype", str),
+    ("model", "quantization"): ("quantization", str),
+    ("gpu", "type"): ("gpu", str),
+    ("gpu", "count"): ("gpu_count", int),
+    ("vllm", "tensorParallelSize"): ("tensor_parallel_size", int),
+    ("vllm", "gpuMemoryUtilization"): ("gpu_memory_utilization", float),
+    ("vllm", "maxNumSeqs"): ("max_num_seqs", int),
+    ("vllm", "blockSize"): ("block_size", int),
+}
+
+
+def label(field: str) -> str:
+    """How errors name a setting: its flag, and its chart values key when it has one."""
+    flag = "--" + field.replace("_", "-")
+    keys = [".".join(path) for path, (name, _) in VALUES_KEYS.items() if name == field]
+    return f"{flag} (values: {keys[0]})" if keys else flag
+
+
+def _checked(value: Any, wanted: type, key: str, where: str) -> Any:
+    """Check a values-file setting's type; null and "" mean "unset" as in the chart."""
+    if value is None or value == "":
+        return None
+    numeric = wanted is float and isinstance(value, int)
+    if isinstance(value, bool) or not (isinstance(value, wanted) or numeric):
+        raise PlanInputError(f"{where}: `{key}` must be of type {wanted.__name__}, got {value!r}")
+    return value
+
+
+def request_from_values(path: Path, chart_values: Path = CHART_VALUES) -> PlanRequest:
+    """Read a chart values file the way `helm install -f` does: over the chart's own defaults."""
+    values = load_yaml_mapping(path, "--values")
+    if chart_values.is_file():
+        values = deep_merge(load_yaml_mapping(chart_values, "chart values"), values)
+    settings: dict[str, Any] = {}
+    for key_path, (field, wanted) in VALUES_KEYS.items():
+        value = _checked(dig(values, ".".join(key_path)), wanted, ".".join(key_path), str(path))
+        if value is not None:
+            settings[field] = value
+    return PlanRequest(**settings)

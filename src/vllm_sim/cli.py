@@ -1,0 +1,329 @@
+"""`vllm-sim serve MODEL [flags]` (also reachable as `vllm serve ...` through a `vllm` link).
+
+Startup mirrors vLLM: parse flags (exit 2 on a bad one), resolve the model, check the memory plan
+against the simulated GPU (exit 1 with vLLM's error where vLLM would fail), "load" the model for
+VLLM_SIM_LOAD_SECONDS, and only then open the HTTP port. SIGTERM follows --shutdown-timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from vllm_model.catalog import (
+    GIB,
+    GpuSpec,
+    ModelSpec,
+    UnknownGpuError,
+    UnknownModelError,
+    get_gpu,
+    resolve_model,
+)
+from vllm_model.memory import DEFAULT_BLOCK_SIZE, DEFAULT_GPU_MEMORY_UTILIZATION, MemoryPlan, plan_memory
+from vllm_model.timing import TimingModel
+from vllm_sim import VLLM_VERSION
+from vllm_sim.api import SimServer, build_app
+from vllm_sim.args import parse_serve_args
+from vllm_sim.control import add_control_routes
+from vllm_sim.engine import Engine, EngineConfig
+from vllm_sim.metrics import Metrics
+from vllm_sim.runner import AsyncEngine
+
+log = logging.getLogger("vllm_sim")
+TOP_USAGE = "usage: vllm [-h] [-v] {serve} ..."
+
+
+class StartupError(Exception):
+    """vLLM would fail to start: `kind` is the exception it raises, the message its text."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class SimEnv:
+    gpu: GpuSpec
+    time_scale: float
+    load_seconds: float
+    control: bool
+    gpu_count: int | None
+    allow_long_max_model_len: bool = False
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float, minimum: float, strict: bool) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= minimum or (strict and value == minimum):
+        bound = f"greater than {minimum}" if strict else f"at least {minimum}"
+        raise StartupError("ValueError", f"{name} must be a number {bound}, got {raw!r}")
+    return value
+
+
+def _gpu_count(env: Mapping[str, str]) -> int | None:
+    if env.get("VLLM_SIM_GPU_COUNT"):
+        return int(env["VLLM_SIM_GPU_COUNT"])
+    for var in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
+        value = env.get(var)
+        if value is None or value.strip().lower() in ("", "all"):
+            continue
+        if value.strip().lower() in ("void", "none"):
+            return 0
+        return len([d for d in value.split(",") if d.strip()])
+    return None
+
+
+def read_env(env: Mapping[str, str]) -> SimEnv:
+    """The simulator's knobs, plus the vLLM environment checks that make real vLLM crash."""
+    port = env.get("VLLM_PORT")
+    if port and "://" in port:
+        # A Kubernetes Service named `vllm` injects VLLM_PORT=tcp://...; vLLM refuses it.
+        raise StartupError(
+            "ValueError",
+            f"VLLM_PORT '{port}' appears to be a URI. This may be caused by a Kubernetes service discovery "
+            "issue, check the warning in: https://docs.vllm.ai/en/stable/serving/env_vars.html",
+        )
+    try:
+        gpu = get_gpu(env.get("VLLM_SIM_GPU") or "L4")
+    except UnknownGpuError as exc:
+        raise StartupError("ValueError", f"VLLM_SIM_GPU: {exc}") from exc
+    return SimEnv(
+        gpu=gpu,
+        time_scale=_env_float(env, "VLLM_SIM_TIME_SCALE", 1.0, 0.0, strict=True),
+        load_seconds=_env_float(env, "VLLM_SIM_LOAD_SECONDS", 0.0, 0.0, strict=False),
+        control=env.get("VLLM_SIM_CONTROL") == "1",
+        gpu_count=_gpu_count(env),
+        allow_long_max_model_len=env.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "").lower() in ("1", "true"),
+    )
+
+
+def plan_from_args(args: argparse.Namespace, model: ModelSpec, sim_env: SimEnv) -> MemoryPlan:
+    """Run vLLM's startup checks on the parsed flags; raise StartupError where vLLM would fail."""
+    util = (
+        DEFAULT_GPU_MEMORY_UTILIZATION if args.gpu_memory_utilization is None else args.gpu_memory_utilization
+    )
+    if not 0 < util <= 1:
+        raise StartupError(
+            "pydantic_core.ValidationError",
+            "1 validation error for CacheConfig\ngpu_memory_utilization\n  Input should be greater than 0 "
+            f"and less than or equal to 1 [input_value={util}]",
+        )
+    if sim_env.gpu_count == 0:
+        raise StartupError("RuntimeError", "No CUDA GPUs are available")
+    chunked = args.enable_chunked_prefill is not False
+    mml = args.max_model_len
+    tokens = args.max_num_batched_tokens
+    if not chunked and tokens is None:
+        tokens = max(mml or model.max_position_embeddings, 2048)
+    plan = plan_memory(
+        model,
+        sim_env.gpu,
+        dtype=args.dtype,
+        quantization=args.quantization,
+        kv_cache_dtype=args.kv_cache_dtype,
+        tensor_parallel_size=args.tensor_parallel_size,
+        pipeline_parallel_size=args.pipeline_parallel_size,
+        max_model_len=mml,
+        gpu_memory_utilization=util,
+        block_size=args.block_size or DEFAULT_BLOCK_SIZE,
+        max_num_seqs=args.max_num_seqs,
+        max_num_batched_tokens=tokens,
+        enforce_eager=bool(args.enforce_eager),
+        gpu_count=sim_env.gpu_count,
+        allow_long_max_model_len=sim_env.allow_long_max_model_len,
+        kv_cache_memory_bytes=args.kv_cache_memory_bytes,
+        num_gpu_blocks_override=args.num_gpu_blocks_override,
+    )
+    if not chunked and plan.max_num_batched_tokens < plan.max_model_len:
+        raise StartupError(
+            "ValueError",
+            f"max_num_batched_tokens ({plan.max_num_batched_tokens}) is smaller than max_model_len "
+            f"({plan.max_model_len}). This effectively limits the maximum sequence length to "
+            "max_num_batched_tokens and makes vLLM reject longer sequences. Please increase "
+            "max_num_batched_tokens or decrease max_model_len.",
+        )
+    if plan.max_num_batched_tokens < plan.max_num_seqs:
+        raise StartupError(
+            "ValueError",
+            f"max_num_batched_tokens ({plan.max_num_batched_tokens}) must be greater than or equal to "
+            f"max_num_seqs ({plan.max_num_seqs}).",
+        )
+    if not plan.fits:
+        raise StartupError(plan.error_type or "ValueError", plan.reason or "the model does not fit")
+    return plan
+
+
+def _log_plan(plan: MemoryPlan, gpu: GpuSpec) -> None:
+    log.info(
+        "Simulated GPU: %s (%.2f GiB), tensor parallel %d",
+        gpu.name,
+        gpu.memory_bytes / GIB,
+        plan.tensor_parallel_size,
+    )
+    log.info("Model loading took %.4f GiB memory", plan.weights_bytes / GIB)
+    log.info("Available KV cache memory: %.2f GiB", plan.kv_budget_bytes / GIB)
+    if plan.kv_bytes_per_token:
+        log.info("GPU KV cache size: %d tokens", plan.kv_tokens)
+        log.info(
+            "Maximum concurrency for %d tokens per request: %.2fx", plan.max_model_len, plan.max_concurrency
+        )
+
+
+async def serve(
+    args: argparse.Namespace, model: ModelSpec, plan: MemoryPlan, sim_env: SimEnv, env: Mapping[str, str]
+) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if sim_env.load_seconds:
+        log.info("Loading model weights (simulated: %.1f s)", sim_env.load_seconds)
+        with_timeout = asyncio.create_task(stop.wait())
+        await asyncio.wait([with_timeout], timeout=sim_env.load_seconds)
+        if stop.is_set():
+            log.info("Interrupted while loading.")
+            return 0
+        with_timeout.cancel()
+
+    timing = TimingModel.build(model, sim_env.gpu, plan)
+    enable_caching = args.enable_prefix_caching is not False
+    engine = Engine(
+        EngineConfig.from_plan(
+            plan,
+            timing,
+            enable_prefix_caching=enable_caching,
+            enable_chunked_prefill=args.enable_chunked_prefill is not False,
+        )
+    )
+    runner = AsyncEngine(engine, sim_env.time_scale)
+    served = args.served_model_name or [args.model]
+    api_keys = set(args.api_key or ([env["VLLM_API_KEY"]] if env.get("VLLM_API_KEY") else []))
+    holder: dict[str, SimServer] = {}
+    metrics = Metrics(
+        served[0],
+        plan.max_model_len,
+        running=lambda: holder["sim"].running_count(),
+        waiting=lambda: holder["sim"].waiting_count(),
+        kv_usage=lambda: holder["sim"].kv_usage(),
+        draining=lambda: float(holder["sim"].draining),
+        cache_info={
+            "block_size": str(plan.block_size),
+            "cache_dtype": plan.kv_cache_dtype,
+            "enable_prefix_caching": str(enable_caching),
+            "gpu_memory_utilization": str(plan.gpu_memory_utilization),
+            "num_gpu_blocks": str(plan.num_blocks),
+        },
+    )
+    engine.observer = metrics
+    sim = SimServer(
+        model=model,
+        served_names=served,
+        max_model_len=plan.max_model_len,
+        runner=runner,
+        metrics=metrics,
+        block_size=plan.block_size,
+        kv_capacity=plan.kv_tokens or None,
+        seed=args.seed,
+        api_keys=api_keys,
+        lora_names=[m["name"] for m in args.lora_modules or []],
+    )
+    holder["sim"] = sim
+    app = build_app(
+        sim, runtime_lora=env.get("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "").lower() in ("1", "true")
+    )
+    if sim_env.control:
+        add_control_routes(app)
+    runner.start()
+    stats_task = None if args.disable_log_stats else asyncio.create_task(runner.log_stats())
+    web_runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
+    await web_runner.setup()
+    host = args.host or "0.0.0.0"
+    await web.TCPSite(web_runner, host, args.port, backlog=4096, shutdown_timeout=1.0).start()
+    log.info("Starting vLLM API server 0 on http://%s:%d", host, args.port)
+    log.info("Application startup complete.")
+    await stop.wait()
+
+    timeout = args.shutdown_timeout
+    if timeout > 0 and engine.has_work():
+        sim.draining = True
+        log.info(
+            "Shutdown requested: draining %d in-flight requests for up to %d s",
+            len(engine.running) + len(engine.waiting),
+            timeout,
+        )
+        deadline = loop.time() + timeout
+        while engine.has_work() and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+    sim.draining = True
+    aborted = len(engine.running) + len(engine.waiting)
+    runner.abort_all()
+    if aborted:
+        log.info("Aborted %d in-flight requests", aborted)
+    await asyncio.sleep(0.05)  # let aborted streams write their last chunk
+    await web_runner.cleanup()
+    await runner.stop()
+    if stats_task:
+        stats_task.cancel()
+    log.info("Shutting down.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-v", "--version"):
+        print(VLLM_VERSION)
+        return 0
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"{TOP_USAGE}\n\nvLLM CLI (simulated by vllm-sim). Subcommands: serve")
+        return 0 if argv else 2
+    if argv[0] != "serve":
+        print(
+            f"{TOP_USAGE}\nvllm: error: argument subparser: invalid choice: '{argv[0]}' "
+            "(choose from 'serve')",
+            file=sys.stderr,
+        )
+        return 2
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(levelname)s %(asctime)s [vllm-sim] %(message)s",
+        datefmt="%m-%d %H:%M:%S",
+        stream=sys.stdout,
+    )
+    args = parse_serve_args(argv[1:])
+    env = os.environ
+    try:
+        sim_env = read_env(env)
+        log.info("vLLM API server version %s (vllm-sim)", VLLM_VERSION)
+        try:
+            model = resolve_model(args.model)
+        except UnknownModelError as exc:
+            raise StartupError("OSError", str(exc)) from exc
+        plan = plan_from_args(args, model, sim_env)
+    except StartupError as err:
+        print(f"ERROR [vllm-sim] EngineCore failed to start.\n{err.kind}: {err}", file=sys.stderr, flush=True)
+        return 1
+    _log_plan(plan, sim_env.gpu)
+    return _run_loop(serve(args, model, plan, sim_env, env))
+
+
+def _run_loop(coro: Coroutine[Any, Any, int]) -> int:
+    """uvloop when installed (about twice the streamed tokens per core), asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
