@@ -156,6 +156,17 @@ def load_quantizations() -> dict[str, Quantization]:
     return out
 
 
+def dtype_choices() -> tuple[str, ...]:
+    """What `--dtype` accepts, in vLLM's order: auto, then every CLI spelling of the catalogue's dtypes."""
+    spellings = (alias for entry in load_dtypes()["dtypes"].values() for alias in entry["aliases"])
+    return ("auto", *spellings)
+
+
+def kv_cache_dtype_choices() -> tuple[str, ...]:
+    """What `--kv-cache-dtype` accepts: auto (the activation dtype), then the catalogue's KV-cache dtypes."""
+    return ("auto", *load_dtypes()["kv_cache_dtypes"])
+
+
 def canonical_dtype(value: str) -> str:
     """Map a `--dtype` spelling (half, float16, bf16, float...) to float16/bfloat16/float32."""
     for canonical, entry in load_dtypes()["dtypes"].items():

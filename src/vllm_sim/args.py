@@ -19,11 +19,11 @@ from pathlib import Path
 
 import yaml
 
+from vllm_model.catalog import dtype_choices, kv_cache_dtype_choices
+
 FLAGS_FILE = Path(__file__).parent / "flags.yaml"
 
 PROG = "vllm serve"
-DTYPES = ["auto", "half", "float16", "bfloat16", "float", "float32"]
-KV_CACHE_DTYPES = ["auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_inc"]
 
 
 def human_readable_int(value: str) -> int:
@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-num-seqs", type=int, default=None)
     p.add_argument("--max-num-batched-tokens", type=human_readable_int, default=None)
     p.add_argument("--gpu-memory-utilization", type=float, default=None)
-    p.add_argument("--dtype", choices=DTYPES, default="auto")
-    p.add_argument("--kv-cache-dtype", choices=KV_CACHE_DTYPES, default="auto")
+    p.add_argument("--dtype", choices=dtype_choices(), default="auto")
+    p.add_argument("--kv-cache-dtype", choices=kv_cache_dtype_choices(), default="auto")
     p.add_argument("--quantization", "-q", default=None)
     p.add_argument("--tensor-parallel-size", "-tp", type=int, default=1)
     p.add_argument("--pipeline-parallel-size", "-pp", type=int, default=1)
