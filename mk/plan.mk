@@ -5,12 +5,15 @@ PLAN_OUT ?= build/plan
 PLAN_CLOUD ?= aws
 PLAN_TRAFFIC ?= src/vllm_plan/data/traffic-example.yaml
 PLAN_PRICES ?= src/vllm_plan/data/prices.yaml
+# The chart whose defaults a values file in PLAN_ARGS is read over (a directory or a packaged .tgz).
+PLAN_CHART ?= $(CHART)
 # The deployment to plan: any `vllm-plan` deployment flags, e.g. PLAN_ARGS="--values values/local-sim.yaml".
 PLAN_ARGS ?= --model TheBloke/Mistral-7B-Instruct-v0.2-AWQ --gpu T4 --max-model-len 4096 --dtype half
 PLAN_MIX ?= 0.5
 PLAN_RECLAIM_RATE ?= 0.05
 
-plan-report: ## Cost report (txt, json, png, values snippet) into build/plan/ (PLAN_ARGS, PLAN_CLOUD, PLAN_TRAFFIC...)
-	@vllm-plan cost --traffic $(PLAN_TRAFFIC) --prices $(PLAN_PRICES) --cloud $(PLAN_CLOUD) $(PLAN_ARGS) \
+plan-report: ## Cost report (txt, json, png, values snippet) into build/plan/ (PLAN_ARGS, PLAN_CHART, PLAN_CLOUD...)
+	@vllm-plan cost --chart $(PLAN_CHART) --traffic $(PLAN_TRAFFIC) --prices $(PLAN_PRICES) --cloud $(PLAN_CLOUD) \
+		$(PLAN_ARGS) \
 		--mix $(PLAN_MIX) --spot-reclaim-rate $(PLAN_RECLAIM_RATE) --out-dir $(PLAN_OUT)
 	@echo "written: $$(ls $(PLAN_OUT) | sed 's|^|$(PLAN_OUT)/|' | tr '\n' ' ')"

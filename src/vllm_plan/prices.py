@@ -7,9 +7,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vllm_plan.errors import PlanInputError
+from vllm_plan.yaml_input import load_yaml_mapping
 
 CLOUDS = ("gcp", "aws", "azure")
 
@@ -30,25 +29,15 @@ def default_prices_path() -> Path:
     return Path(str(resources.files("vllm_plan") / "data" / "prices.yaml"))
 
 
-def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; `what` (the flag that named the file) leads any error."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise PlanInputError(f"{what} {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise PlanInputError(f"{what} {path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PlanInputError(f"{what} {path}: expected a mapping at the top level")
-    return data
-
-
-def _positive(value: Any, key: str, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
+def _positive(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise PlanInputError(f"{key}: expected a positive number, got {value!r}")
     return float(value)
+
+
+def _positive_or_none(value: Any, key: str) -> float | None:
+    """A positive number, or None where the table leaves it null (e.g. a GPU sold without spot)."""
+    return None if value is None else _positive(value, key)
 
 
 def lookup(table: dict[str, Any], gpu: str, cloud: str, where: str = "prices") -> Price:
@@ -75,8 +64,8 @@ def lookup(table: dict[str, Any], gpu: str, cloud: str, where: str = "prices") -
         cloud=cloud,
         instance=str(entry.get("instance", "")),
         region=str(entry.get("region", "")),
-        on_demand=_positive(entry.get("on_demand"), f"{key}.on_demand"),  # type: ignore[arg-type]
-        spot=_positive(entry.get("spot"), f"{key}.spot", allow_none=True),
+        on_demand=_positive(entry.get("on_demand"), f"{key}.on_demand"),
+        spot=_positive_or_none(entry.get("spot"), f"{key}.spot"),
         source=str(entry["source"]),
         date=str(entry["date"]),
     )

@@ -1,22 +1,17 @@
-"""What the user asks the planner about: one deployment, from a chart values file and/or flags."""
+"""What the user asks the planner about: one deployment, from chart values and/or flags."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from vllm_plan.chart_values import deep_merge, dig
+from vllm_plan.chart_values import Values, dig
 from vllm_plan.errors import PlanInputError
-from vllm_plan.prices import load_yaml_mapping
-
-ROOT = Path(__file__).resolve().parents[2]
-CHART_VALUES = ROOT / "charts" / "vllm-inference" / "values.yaml"
 
 
 @dataclass(frozen=True)
 class PlanRequest:
-    """One deployment. `None` means "vLLM's default" (resolved by the simulator's memory model)."""
+    """One deployment. `None` means "vLLM's default" (resolved by the shared memory model)."""
 
     model: str | None = None
     gpu: str | None = None
@@ -58,7 +53,7 @@ def label(field: str) -> str:
 
 
 def _checked(value: Any, wanted: type, key: str, where: str) -> Any:
-    """Check a values-file setting's type; null and "" mean "unset" as in the chart."""
+    """Check a values setting's type; null and "" mean "unset" as in the chart."""
     if value is None or value == "":
         return None
     numeric = wanted is float and isinstance(value, int)
@@ -67,14 +62,11 @@ def _checked(value: Any, wanted: type, key: str, where: str) -> Any:
     return value
 
 
-def request_from_values(path: Path, chart_values: Path = CHART_VALUES) -> PlanRequest:
-    """Read a chart values file the way `helm install -f` does: over the chart's own defaults."""
-    values = load_yaml_mapping(path, "--values")
-    if chart_values.is_file():
-        values = deep_merge(load_yaml_mapping(chart_values, "chart values"), values)
+def request_from_values(values: Values, where: str) -> PlanRequest:
+    """The deployment a (merged) values tree describes; `where` names its source in errors."""
     settings: dict[str, Any] = {}
     for key_path, (field, wanted) in VALUES_KEYS.items():
-        value = _checked(dig(values, ".".join(key_path)), wanted, ".".join(key_path), str(path))
+        value = _checked(dig(values, ".".join(key_path)), wanted, ".".join(key_path), where)
         if value is not None:
             settings[field] = value
     return PlanRequest(**settings)

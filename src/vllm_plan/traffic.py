@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vllm_plan.errors import PlanInputError
-from vllm_plan.prices import load_yaml_mapping
+from vllm_plan.yaml_input import load_yaml_mapping
 
 HOURS_PER_DAY = 24
 

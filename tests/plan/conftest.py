@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from vllm_plan.chart_source import CHART_ENV
 from vllm_plan.cli import main
 
 
@@ -22,8 +23,11 @@ class Run:
 
 
 @pytest.fixture
-def plan(capsys: pytest.CaptureFixture[str]):
-    """Call `vllm-plan ARGS...`; argparse errors (SystemExit) become exit codes as in a shell."""
+def plan(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """Call `vllm-plan ARGS...`; argparse errors (SystemExit) become exit codes as in a shell.
+
+    The caller's environment names no chart: a test that wants one passes --chart or sets it itself."""
+    monkeypatch.delenv(CHART_ENV, raising=False)
 
     def run(*argv: str) -> Run:
         try:

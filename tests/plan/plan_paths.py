@@ -4,5 +4,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = sorted((ROOT / "values").glob("*.yaml"))
-CHART_VALUES = ROOT / "charts" / "vllm-inference" / "values.yaml"
+CHART = ROOT / "charts" / "vllm-inference"
+CHART_VALUES = CHART / "values.yaml"
+# The chart whose defaults a preset is read over, as `helm install -f PRESET charts/vllm-inference` does.
+CHART_ARGS = ["--chart", str(CHART)]
 SEED_T4 = ["--model", "mistralai/Mistral-7B-Instruct-v0.2", "--gpu", "T4", "--max-model-len", "4096"]

@@ -29,7 +29,7 @@ def _first_fit(plan, model: str) -> tuple[str, int, dict]:
     """The smallest GPU (then the smallest TP size) the planner says the model fits."""
     for tp in TP_SIZES:
         for gpu in GPUS:
-            run = plan("--gpu", gpu, "--model", model, "--tensor-parallel-size", str(tp),
+            run = plan("fit", "--gpu", gpu, "--model", model, "--tensor-parallel-size", str(tp),
                        "--max-model-len", str(_max_model_len(model)), "--json")  # fmt: skip
             if run.code == 0:
                 return gpu, tp, run.json()
@@ -54,7 +54,7 @@ def test_planner_kv_tokens_equal_the_simulators_block_pool(plan, model: str) -> 
 
 
 def test_where_the_planner_says_no_the_simulator_refuses_to_start_with_the_same_reason(plan) -> None:
-    planned = plan(*SEED_T4, "--dtype", "float16", "--json").json()
+    planned = plan("fit", *SEED_T4, "--dtype", "float16", "--json").json()
     with pytest.raises(StartupError) as refused:
         _simulator_startup("T4", 1, [SEED_T4[1], "--max-model-len", "4096", "--dtype", "float16"])
     assert planned["fits"] is False

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from plan_paths import CHART_VALUES, ROOT
+from plan_paths import CHART_ARGS, CHART_VALUES, ROOT
 
 from vllm_plan.cost import DAYS_PER_MONTH
 from vllm_plan.traffic import example_traffic_path
@@ -170,9 +170,13 @@ def test_json_output_is_one_object(plan) -> None:
 
 def test_an_embedding_preset_is_planned_on_prompts_alone(plan, tmp_path: Path) -> None:
     preset = str(ROOT / "values" / "spot-batch-embeddings.yaml")
-    too_long = plan("cost", "--cloud", "gcp", "--values", preset)  # the example's 1024-token prompts
+    too_long = plan(
+        "cost", "--cloud", "gcp", *CHART_ARGS, "--values", preset
+    )  # the example's 1024-token prompts
     assert too_long.code == 2 and "mean_input_tokens = 1024 exceeds max-model-len 512" in too_long.err
     fitting = _traffic(tmp_path, mean_input_tokens=256)
-    report = plan("cost", "--cloud", "gcp", "--values", preset, "--traffic", str(fitting), "--json").json()
+    report = plan(
+        "cost", "--cloud", "gcp", *CHART_ARGS, "--values", preset, "--traffic", str(fitting), "--json"
+    ).json()
     assert report["replica"]["inter_token_latency_s"] == 0.0
     assert "embedding model" in report["replica"]["limited_by"]

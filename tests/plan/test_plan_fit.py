@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from plan_paths import CHART_VALUES, PRESETS, SEED_T4
+from plan_paths import CHART_ARGS, CHART_VALUES, PRESETS, ROOT, SEED_T4
 
 GIB = 1024**3
 
 
 def test_seed_recipe_mistral_7b_fp16_on_a_t4_does_not_fit_and_says_why(plan) -> None:
-    run = plan(*SEED_T4, "--dtype", "float16", "--json")
+    run = plan("fit", *SEED_T4, "--dtype", "float16", "--json")
     assert run.code == 1
     report = run.json()
     assert report["fits"] is False
@@ -27,7 +27,7 @@ def test_seed_recipe_mistral_7b_fp16_on_a_t4_does_not_fit_and_says_why(plan) -> 
 
 
 def test_seed_recipe_table_names_the_refusal(plan) -> None:
-    run = plan(*SEED_T4, "--dtype", "float16")
+    run = plan("fit", *SEED_T4, "--dtype", "float16")
     assert run.code == 1
     assert "DOES NOT FIT: ValueError: No available memory for the cache blocks" in run.out
 
@@ -36,8 +36,8 @@ def test_seed_rule_of_thumb_32_sequences_holds_for_awq_only_up_to_about_2k_token
     """The recipe's "max_num_seqs=32 on a T4 for a 7B model": only an AWQ build fits, and 32 sequences fit
     at a 2048-token context but not at the full 4096 (there the KV cache holds fewer, so 32 preempts)."""
     awq = ["--model", "TheBloke/Mistral-7B-Instruct-v0.2-AWQ", "--gpu", "T4", "--max-model-len", "4096"]
-    full = plan(*awq, "--dtype", "half", "--max-num-seqs", "32", "--json")
-    half = plan(*awq, "--dtype", "half", "--max-num-seqs", "32", "--context-length", "2048", "--json")
+    full = plan("fit", *awq, "--dtype", "half", "--max-num-seqs", "32", "--json")
+    half = plan("fit", *awq, "--dtype", "half", "--max-num-seqs", "32", "--context-length", "2048", "--json")
     assert full.code == 0 and half.code == 0
     assert full.json()["fits"] is True
     assert full.json()["sequences_at_context"] < 32 <= half.json()["sequences_at_context"]
@@ -47,7 +47,7 @@ def test_seed_rule_of_thumb_32_sequences_holds_for_awq_only_up_to_about_2k_token
 
 @pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
 def test_every_values_preset_fits_its_gpu(plan, preset: Path) -> None:
-    run = plan("--values", str(preset), "--json")
+    run = plan("fit", *CHART_ARGS, "--values", str(preset), "--json")
     assert run.err == ""
     report = run.json()
     assert report["fits"] is True, f"{preset.name}: {report['reason']}"
@@ -60,7 +60,7 @@ def test_presets_exist_to_be_checked() -> None:
 
 
 def test_flags_override_the_values_file(plan) -> None:
-    run = plan("--values", str(PRESETS[0]), "--max-model-len", "1024", "--json")
+    run = plan("fit", *CHART_ARGS, "--values", str(PRESETS[0]), "--max-model-len", "1024", "--json")
     assert run.json()["max_model_len"] == 1024
 
 
@@ -82,7 +82,7 @@ MISTRAL_L4 = ["--model", "mistralai/Mistral-7B-Instruct-v0.2", "--gpu", "L4"]
     ],
 )
 def test_bad_input_exits_2_naming_the_flag(plan, argv: list[str], named: str) -> None:
-    run = plan(*argv)
+    run = plan("fit", *argv)
     assert run.code == 2
     assert "usage: vllm-plan" in run.err
     assert re.search(rf"error: (argument )?{named}\b", run.err), run.err
@@ -91,7 +91,7 @@ def test_bad_input_exits_2_naming_the_flag(plan, argv: list[str], named: str) ->
 def test_bad_values_file_setting_is_named_by_its_chart_key(plan, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  maxModelLen: lots\ngpu:\n  type: L4\n")
-    run = plan("--values", str(bad))
+    run = plan("fit", *CHART_ARGS, "--values", str(bad))
     assert run.code == 2
     assert "`model.maxModelLen` must be of type int" in run.err
 
@@ -110,9 +110,16 @@ def test_a_local_config_json_is_planned_like_the_catalogue_entry(plan, tmp_path:
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    local = plan("--model", str(path), "--gpu", "L4", "--max-model-len", "4096", "--json").json()
+    local = plan("fit", "--model", str(path), "--gpu", "L4", "--max-model-len", "4096", "--json").json()
     catalogue = plan(
-        "--model", "mistralai/Mistral-7B-Instruct-v0.2", "--gpu", "L4", "--max-model-len", "4096", "--json"
+        "fit",
+        "--model",
+        "mistralai/Mistral-7B-Instruct-v0.2",
+        "--gpu",
+        "L4",
+        "--max-model-len",
+        "4096",
+        "--json",
     ).json()
     assert local["kv_bytes_per_token"] == catalogue["kv_bytes_per_token"] == 128 * 1024
     assert local["weights_bytes"] == pytest.approx(catalogue["weights_bytes"], rel=0.02)
@@ -140,13 +147,13 @@ def _leaf_paths(tree: dict, prefix: tuple[str, ...] = ()) -> list[list[str]]:
 def test_values_snippet_uses_the_charts_own_key_names(plan) -> None:
     awq_t4 = ["--model", "TheBloke/Mistral-7B-Instruct-v0.2-AWQ", "--gpu", "T4", "--max-model-len", "4096"]
     awq_t4 += ["--dtype", "half", "--quantization", "awq", "--context-length", "1024"]
-    run = plan(*awq_t4, "--values-snippet")
+    run = plan("fit", *awq_t4, "--values-snippet")
     assert run.code == 0
     snippet = yaml.safe_load(run.out)
     chart = yaml.safe_load(CHART_VALUES.read_text())
     for path in _leaf_paths(snippet):
         assert _has_key(chart, path), f"{'.'.join(path)} is not a key of the chart's values.yaml"
-    assert snippet["vllm"]["maxNumSeqs"] == plan(*awq_t4, "--json").json()["sequences_at_context"]
+    assert snippet["vllm"]["maxNumSeqs"] == plan("fit", *awq_t4, "--json").json()["sequences_at_context"]
 
 
 def _documented_check(preset: Path) -> list[str] | None:
@@ -159,10 +166,17 @@ CHECKED_AT_A_CONTEXT = [p for p in PRESETS if "--context-length" in (_documented
 
 
 @pytest.mark.parametrize("preset", CHECKED_AT_A_CONTEXT, ids=[p.stem for p in CHECKED_AT_A_CONTEXT])
-def test_presets_max_num_seqs_fits_the_kv_cache_at_their_documented_context(plan, preset: Path) -> None:
+def test_presets_max_num_seqs_fits_the_kv_cache_at_their_documented_context(
+    plan, preset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     argv = _documented_check(preset)
-    assert argv is not None
-    report = plan(*[str(preset) if a == f"values/{preset.name}" else a for a in argv], "--json").json()
+    assert argv is not None and f"values/{preset.name}" in argv, (
+        f"{preset.name} documents another preset's check"
+    )
+    monkeypatch.chdir(ROOT)  # the documented command, exactly as written, from the checkout's root
+    run = plan(*argv, "--json")
+    assert run.err == "", run.err
+    report = run.json()
     assert report["fits"] is True
     assert report["max_num_seqs"] <= report["sequences_at_context"], report["warnings"]
 
@@ -170,13 +184,16 @@ def test_presets_max_num_seqs_fits_the_kv_cache_at_their_documented_context(plan
 def test_the_installed_console_script_exits_1_with_json_for_the_seed_recipe() -> None:
     script = Path(sys.executable).parent / "vllm-plan"
     done = subprocess.run(
-        [str(script), *SEED_T4, "--dtype", "float16", "--json"], capture_output=True, text=True, timeout=60
+        [str(script), "fit", *SEED_T4, "--dtype", "float16", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["fits"] is False
 
 
 def test_a_missing_values_file_is_named_by_its_flag(plan, tmp_path: Path) -> None:
-    run = plan("--values", str(tmp_path / "absent.yaml"))
+    run = plan("fit", *CHART_ARGS, "--values", str(tmp_path / "absent.yaml"))
     assert run.code == 2
     assert "error: --values" in run.err and "absent.yaml" in run.err

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from plan_paths import PRESETS
+from plan_paths import CHART_ARGS, PRESETS
 
 from chart_harness.objects import gpu_containers
 from chart_harness.render import render_chart
@@ -32,7 +32,7 @@ def _vllm_container(preset: Path) -> tuple[dict, int]:
 
 @pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
 def test_planner_capacity_equals_the_simulator_started_from_the_rendered_preset(plan, preset: Path) -> None:
-    planned = plan("--values", str(preset), "--json").json()
+    planned = plan("fit", *CHART_ARGS, "--values", str(preset), "--json").json()
     container, gpus = _vllm_container(preset)
     args = parse_serve_args(container["args"])
     env = {"VLLM_SIM_GPU": planned["gpu"], "NVIDIA_VISIBLE_DEVICES": ",".join(map(str, range(gpus)))}

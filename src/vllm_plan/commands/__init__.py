@@ -1,0 +1,1 @@
+"""One module per `vllm-plan` subcommand, each exporting a `COMMAND` (vllm_plan.command.Command)."""
