@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the committed gRPC stubs in _proto/ from the kubelet's device-plugin API (k8s.io/kubelet module
-# of the pinned Kubernetes version). gogo imports/options are stripped; `package v1beta1` is kept so the RPC
-# paths are the kubelet's (/v1beta1.Registration/Register, /v1beta1.DevicePlugin/...).
+# Regenerates the committed gRPC stubs in _proto/ (and the messages' .pyi types, for mypy) from the kubelet's
+# device-plugin API (k8s.io/kubelet module of the pinned Kubernetes version). gogo imports/options are
+# stripped; `package v1beta1` is kept so the RPC paths are the kubelet's (/v1beta1.Registration/Register,
+# /v1beta1.DevicePlugin/...).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/hack/versions.env"
@@ -16,6 +17,6 @@ mkdir -p "$out"
 } >"$out/deviceplugin.proto"
 touch "$out/__init__.py"
 "$ROOT/.venv/bin/python" -m grpc_tools.protoc -I "$ROOT/src" \
-  --python_out="$ROOT/src" --grpc_python_out="$ROOT/src" \
+  --python_out="$ROOT/src" --pyi_out="$ROOT/src" --grpc_python_out="$ROOT/src" \
   "$ROOT/src/gpu_device_plugin/_proto/deviceplugin.proto"
 echo "generated $(ls "$out")"

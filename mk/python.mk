@@ -1,7 +1,10 @@
 # Python code quality for everything under src/, tools/, benchmarks/ and tests/.
-.PHONY: lint-python
-LINT_TARGETS += lint-python
+.PHONY: lint-python lint-types
+LINT_TARGETS += lint-python lint-types
 
 lint-python: ## ruff over src/, tools/, benchmarks/ and tests/
 	@ruff check src tools benchmarks tests
 	@ruff format --check src tools benchmarks tests
+
+lint-types: ## mypy --strict over the products (src/; settings in pyproject.toml [tool.mypy])
+	@mypy

@@ -135,7 +135,8 @@ def load_gpus() -> dict[str, GpuSpec]:
 @cache
 def load_dtypes() -> dict[str, Any]:
     """Raw dtype tables: `dtypes` (canonical -> bytes, aliases) and `kv_cache_dtypes` (name -> bytes)."""
-    return _load_yaml("dtypes.yaml")
+    tables: dict[str, Any] = _load_yaml("dtypes.yaml")
+    return tables
 
 
 @cache
@@ -169,7 +170,8 @@ def kv_cache_dtype_choices() -> tuple[str, ...]:
 
 def canonical_dtype(value: str) -> str:
     """Map a `--dtype` spelling (half, float16, bf16, float...) to float16/bfloat16/float32."""
-    for canonical, entry in load_dtypes()["dtypes"].items():
+    table: dict[str, dict[str, Any]] = load_dtypes()["dtypes"]
+    for canonical, entry in table.items():
         if value in entry["aliases"]:
             return canonical
     raise ValueError(f"Unknown dtype: {value}")

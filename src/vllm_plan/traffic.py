@@ -38,8 +38,12 @@ def _number(
     data: dict[str, Any], key: str, where: str, *, low: float = 0.0, high: float | None = None
 ) -> float:
     value = data.get(key)
-    bad = isinstance(value, bool) or not isinstance(value, int | float)
-    if bad or value <= low or (high is not None and value > high):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value <= low
+        or (high is not None and value > high)
+    ):
         bound = f"> {low:g}" + (f" and <= {high:g}" if high is not None else "")
         raise PlanInputError(f"{where}: `{key}` must be a number {bound}, got {value!r}")
     return float(value)

@@ -66,7 +66,7 @@ class SimServer:
     forced_waiting: int | None = None
     forced_running: int | None = None
     created: int = field(default_factory=lambda: int(time.time()))
-    _ids: itertools.count = field(default_factory=itertools.count)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     # -- gauges (control overrides win) -------------------------------------------------------------
     def running_count(self) -> float:
@@ -84,8 +84,11 @@ class SimServer:
         return f"{prefix}-{next(self._ids):08x}{self.seed & 0xFFFF:04x}"
 
 
+SIM_KEY = web.AppKey("sim", SimServer)
+
+
 def _server(request: web.Request) -> SimServer:
-    return request.app["sim"]
+    return request.app[SIM_KEY]
 
 
 # -- middleware ------------------------------------------------------------------------------------------
@@ -424,7 +427,7 @@ async def unload_lora_adapter(request: web.Request) -> web.Response:
 def build_app(sim: SimServer, runtime_lora: bool = False) -> web.Application:
     """The server's routes; `runtime_lora` (VLLM_ALLOW_RUNTIME_LORA_UPDATING) adds adapter (un)loading."""
     app = web.Application(middlewares=[auth_middleware], client_max_size=64 * 1024**2)
-    app["sim"] = sim
+    app[SIM_KEY] = sim
     app.router.add_get("/health", health)
     app.router.add_get("/ping", health)
     app.router.add_post("/ping", health)

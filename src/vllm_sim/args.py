@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import TypedDict
 
 import yaml
 
@@ -39,10 +40,22 @@ def human_readable_int(value: str) -> int:
     return int(result)
 
 
+# flags.yaml: ignored flag names by kind (bool, value, list, optional: see its header), and short spellings
+# (`short`: -x -> the long name).
+class IgnoredFlags(TypedDict):
+    # The fields named after builtins come last, so no annotation below them could read the field instead.
+    short: dict[str, str]
+    value: list[str]
+    optional: list[str]
+    bool: list[str]
+    list: list[str]
+
+
 @cache
-def ignored_flags() -> dict[str, object]:
+def ignored_flags() -> IgnoredFlags:
     with FLAGS_FILE.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        flags: IgnoredFlags = yaml.safe_load(fh)
+    return flags
 
 
 def _lora_modules(value: str) -> dict[str, str]:

@@ -380,18 +380,19 @@ class Engine:
             if not req.output:
                 prompt_tokens += req.prompt_len
             updated.append(req)
-            if req.pooling:
+            sampler = req.sampler
+            if sampler is None:  # a pooling request: embedded in one step, nothing sampled
                 self._finish(req, "stop", now)
                 any_finished = True
                 continue
-            req.output.append(req.sampler.next_piece())
+            req.output.append(sampler.next_piece())
             generated += 1
             if req.first_token_at is None:
                 req.first_token_at = now
             if self.observer:
                 self.observer.on_token(req, now)
             req.last_token_at = now
-            reason = self._finish_reason(req)
+            reason = self._finish_reason(req, sampler)
             if reason:
                 self._finish(req, reason, now)
                 any_finished = True
@@ -405,7 +406,7 @@ class Engine:
             self.observer.on_step(prompt_tokens, generated, step.preempted)
         return updated
 
-    def _finish_reason(self, req: Request) -> str | None:
+    def _finish_reason(self, req: Request, sampler: Sampler) -> str | None:
         if req.stop:
             # Only the tail can hold a new match: a stop string spans at most this many pieces.
             span = max(map(len, req.stop)) // CHARS_PER_TOKEN + 2
@@ -416,7 +417,7 @@ class Engine:
                 return "stop"
         if len(req.output) >= req.max_tokens:
             return "length"
-        if not req.ignore_eos and len(req.output) >= req.sampler.natural_length:
+        if not req.ignore_eos and len(req.output) >= sampler.natural_length:
             return "stop"
         if req.num_tokens >= self.config.max_model_len:
             return "length"

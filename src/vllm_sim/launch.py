@@ -23,7 +23,8 @@ SIM = [sys.executable, "-m", "vllm_sim"]
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 @dataclass

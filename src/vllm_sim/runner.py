@@ -12,7 +12,7 @@ import asyncio
 import logging
 import statistics
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from vllm_sim.engine import FINISHED, Engine, Request
 
@@ -107,7 +107,7 @@ class AsyncEngine:
             if event is not None:
                 event.set()
 
-    async def stream(self, req: Request) -> AsyncIterator[int]:
+    async def stream(self, req: Request) -> AsyncGenerator[int, None]:
         """Yield the number of output pieces available each time the request moves; ends at finish.
 
         Closing the iterator early (client gone) aborts the request and frees its KV blocks.

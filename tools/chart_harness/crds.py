@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -17,12 +17,23 @@ from .render import ROOT
 
 CRD_DIR = ROOT / ".tools" / "share" / "crds"
 
+# libyaml's loader when PyYAML was built with it (several times faster on the large CRDs); the type checker
+# sees the pure-Python SafeLoader, whose interface the C one shares.
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+
+class _Loader(_SafeLoader):
     """Safe loader that reads a bare `=` (an enum value in some CRDs) as the string "=" (PyYAML #89)."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+def _bare_value(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", _bare_value)
 
 
 def _closed(schema: Any) -> Any:
