@@ -9,4 +9,4 @@ bench-sim: ## One simulator process on one core: concurrent streams, streamed to
 	@$(PY) benchmarks/sim_bench.py
 
 sim-serve: ## Run the simulator locally (MODEL=..., VLLM_SIM_GPU=..., ARGS=...) on 127.0.0.1:8000
-	@VLLM_SIM_GPU=$${VLLM_SIM_GPU:-L4} $(VENV)/bin/vllm-sim serve $${MODEL:-Qwen/Qwen2.5-0.5B-Instruct} --host 127.0.0.1 $(ARGS)
+	@$(VENV)/bin/vllm-sim serve $${MODEL:-Qwen/Qwen2.5-0.5B-Instruct} --host 127.0.0.1 $(ARGS)

@@ -13,13 +13,14 @@ from pathlib import Path
 
 from gpu_device_plugin.devices import GPU_TYPES, FakeGPUs
 from gpu_device_plugin.server import run
+from vllm_model.catalog import DEFAULT_GPU
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # Environment defaults let the DaemonSet configure the plugin from a ConfigMap.
     p = argparse.ArgumentParser(prog="gpu_device_plugin", description=__doc__)
     p.add_argument("--count", type=int, default=int(os.environ.get("FAKE_GPU_COUNT", "2")))
-    p.add_argument("--gpu-type", default=os.environ.get("FAKE_GPU_TYPE", "L4"), choices=GPU_TYPES)
+    p.add_argument("--gpu-type", default=os.environ.get("FAKE_GPU_TYPE", DEFAULT_GPU), choices=GPU_TYPES)
     p.add_argument("--resource-name", default=os.environ.get("FAKE_GPU_RESOURCE", "nvidia.com/gpu"))
     p.add_argument("--kubelet-dir", type=Path, default=Path("/var/lib/kubelet/device-plugins"))
     p.add_argument("--node-name", default=os.environ.get("NODE_NAME", socket.gethostname()))

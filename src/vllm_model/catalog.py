@@ -17,6 +17,8 @@ import yaml
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 GIB = 1024**3
+# The card the simulator stands in for, and the fake device plugin advertises, when none is named.
+DEFAULT_GPU = "L4"
 
 
 class UnknownModelError(LookupError):

@@ -41,6 +41,7 @@ from vllm_model.catalog import (
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "DEFAULT_GPU_MEMORY_UTILIZATION",
+    "MIN_BATCHED_TOKENS_WITHOUT_CHUNKING",
     "MemoryPlan",
     "load_gpus",
     "load_hf_config",
@@ -52,6 +53,9 @@ __all__ = [
 
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.92  # vllm/config/cache.py (0.90 before the 0.2x releases)
 DEFAULT_BLOCK_SIZE = 16
+# vllm/config/scheduler.py's DEFAULT_MAX_NUM_BATCHED_TOKENS: with chunked prefill off, the token budget is
+# max(max-model-len, this) so that a whole prompt fits one step.
+MIN_BATCHED_TOKENS_WITHOUT_CHUNKING = 2048
 NON_TORCH_BYTES = int(0.35 * GIB)  # CUDA context, cuBLAS workspaces, allocator slack
 NCCL_BYTES = int(0.30 * GIB)  # communicator buffers when the model is sharded
 CUDA_GRAPH_BYTES = int(0.30 * GIB)  # captured decode graphs (0 with --enforce-eager)

@@ -6,9 +6,8 @@ from typing import Any
 
 import yaml
 
+from vllm_model.catalog import GIB
 from vllm_plan.sizing import FitReport
-
-GIB = 1024**3
 
 
 def fit_json(report: FitReport) -> dict[str, Any]:

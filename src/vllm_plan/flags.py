@@ -4,11 +4,12 @@ settings) and the output format, plus the bounded number types argparse checks t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from vllm_model.catalog import dtype_choices, load_gpus
 from vllm_model.memory import DEFAULT_BLOCK_SIZE, DEFAULT_GPU_MEMORY_UTILIZATION
@@ -80,6 +81,22 @@ def output_flags() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     out.add_argument("--values-snippet", action="store_true", help="YAML to paste into the chart values")
     return parent
+
+
+def print_output(
+    args: argparse.Namespace,
+    document: Callable[[], Any],
+    snippet: Callable[[], str],
+    table: Callable[[], str],
+) -> None:
+    """Print what the output flags chose: one JSON object (--json), chart values (--values-snippet) or the
+    table; only the chosen one is rendered."""
+    if args.json:
+        print(json.dumps(document(), indent=2))
+    elif args.values_snippet:
+        print(snippet(), end="")
+    else:
+        print(table(), end="")
 
 
 def _values(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Values, str]:

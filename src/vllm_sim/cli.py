@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from vllm_model.catalog import (
+    DEFAULT_GPU,
     GIB,
     GpuSpec,
     ModelSpec,
@@ -28,7 +29,13 @@ from vllm_model.catalog import (
     get_gpu,
     resolve_model,
 )
-from vllm_model.memory import DEFAULT_BLOCK_SIZE, DEFAULT_GPU_MEMORY_UTILIZATION, MemoryPlan, plan_memory
+from vllm_model.memory import (
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_GPU_MEMORY_UTILIZATION,
+    MIN_BATCHED_TOKENS_WITHOUT_CHUNKING,
+    MemoryPlan,
+    plan_memory,
+)
 from vllm_model.timing import TimingModel
 from vllm_sim import VLLM_VERSION
 from vllm_sim.api import SimServer, build_app
@@ -98,7 +105,7 @@ def read_env(env: Mapping[str, str]) -> SimEnv:
             "issue, check the warning in: https://docs.vllm.ai/en/stable/serving/env_vars.html",
         )
     try:
-        gpu = get_gpu(env.get("VLLM_SIM_GPU") or "L4")
+        gpu = get_gpu(env.get("VLLM_SIM_GPU") or DEFAULT_GPU)
     except UnknownGpuError as exc:
         raise StartupError("ValueError", f"VLLM_SIM_GPU: {exc}") from exc
     return SimEnv(
@@ -128,7 +135,7 @@ def plan_from_args(args: argparse.Namespace, model: ModelSpec, sim_env: SimEnv) 
     mml = args.max_model_len
     tokens = args.max_num_batched_tokens
     if not chunked and tokens is None:
-        tokens = max(mml or model.max_position_embeddings, 2048)
+        tokens = max(mml or model.max_position_embeddings, MIN_BATCHED_TOKENS_WITHOUT_CHUNKING)
     plan = plan_memory(
         model,
         sim_env.gpu,

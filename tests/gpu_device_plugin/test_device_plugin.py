@@ -99,3 +99,14 @@ def test_registers_again_when_the_kubelet_wipes_the_plugin_directory(plugin) -> 
 def test_bad_configuration_is_refused_naming_the_flag(count: int, gpu_type: str, named: str) -> None:
     with pytest.raises(ValueError, match=named):
         FakeGPUs(count=count, gpu_type=gpu_type)
+
+
+def test_unconfigured_the_plugin_advertises_the_card_the_simulator_assumes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gpu_device_plugin.cli import parse_args
+    from vllm_sim.cli import read_env
+
+    monkeypatch.delenv("FAKE_GPU_TYPE", raising=False)
+    gpus = FakeGPUs(count=1, gpu_type=parse_args([]).gpu_type)
+    assert gpus.container_env(gpus.device_ids())["VLLM_SIM_GPU"] == read_env({}).gpu.key

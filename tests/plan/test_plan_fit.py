@@ -12,7 +12,7 @@ import pytest
 import yaml
 from plan_paths import CHART_ARGS, CHART_VALUES, PRESETS, ROOT, SEED_T4
 
-GIB = 1024**3
+from vllm_model.catalog import GIB
 
 
 def test_seed_recipe_mistral_7b_fp16_on_a_t4_does_not_fit_and_says_why(plan) -> None:

@@ -14,7 +14,7 @@ from vllm_plan.cost import CostPlan, build_cost_plan
 from vllm_plan.cost_report import cost_json, cost_text, cost_values_snippet
 from vllm_plan.errors import PlanInputError
 from vllm_plan.fit_report import fit_json, fit_text
-from vllm_plan.flags import deployment_flags, fraction, non_negative, output_flags, request_from_args
+from vllm_plan.flags import fraction, non_negative, print_output, request_from_args
 from vllm_plan.plot import write_cost_chart
 from vllm_plan.prices import CLOUDS, default_prices_path, load_price
 from vllm_plan.sizing import FitReport, assess
@@ -108,12 +108,12 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         write_cost_chart(args.png, _chart_title(traffic, plan, fit), plan.rates_rps, plan.scenarios)
     if args.out_dir:
         _write_out_dir(args.out_dir, fit, traffic, plan)
-    if args.json:
-        print(json.dumps(cost_json(plan, traffic, deployment), indent=2))
-    elif args.values_snippet:
-        print(cost_values_snippet(plan, plan.scenarios[-1], fit.memory.gpu), end="")
-    else:
-        print(cost_text(plan, traffic, deployment), end="")
+    print_output(
+        args,
+        lambda: cost_json(plan, traffic, deployment),
+        lambda: cost_values_snippet(plan, plan.scenarios[-1], fit.memory.gpu),
+        lambda: cost_text(plan, traffic, deployment),
+    )
     return OK
 
 
@@ -123,5 +123,4 @@ COMMAND = Command(
     description=__doc__ or "",
     add_arguments=_add_arguments,
     run=_run,
-    parents=(deployment_flags, output_flags),
 )

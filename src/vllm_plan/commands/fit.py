@@ -4,12 +4,11 @@ sequences fit at the expected context length."""
 from __future__ import annotations
 
 import argparse
-import json
 
 from vllm_plan.command import DOES_NOT_FIT, OK, Command
 from vllm_plan.errors import PlanInputError
 from vllm_plan.fit_report import fit_json, fit_text, fit_values_snippet
-from vllm_plan.flags import deployment_flags, output_flags, positive_int, request_from_args
+from vllm_plan.flags import positive_int, print_output, request_from_args
 from vllm_plan.sizing import assess
 
 
@@ -22,12 +21,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         report = assess(request_from_args(args, context_length=args.context_length))
     except PlanInputError as exc:
         parser.error(str(exc))
-    if args.json:
-        print(json.dumps(fit_json(report), indent=2))
-    elif args.values_snippet:
-        print(fit_values_snippet(report), end="")
-    else:
-        print(fit_text(report), end="")
+    print_output(args, lambda: fit_json(report), lambda: fit_values_snippet(report), lambda: fit_text(report))
     return OK if report.fits else DOES_NOT_FIT
 
 
@@ -37,5 +31,4 @@ COMMAND = Command(
     description=__doc__ or "",
     add_arguments=_add_arguments,
     run=_run,
-    parents=(deployment_flags, output_flags),
 )
