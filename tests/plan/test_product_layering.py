@@ -1,11 +1,13 @@
 """The products' import graph: the base (vllm_model) imports no product, the simulator and the device plugin
-never import the planner, and no import inside a product is circular (lazy imports in functions included).
+never import the planner, and no import inside a product is circular (lazy imports in functions included);
+and the wheel's explicit package list holds every package the products import.
 
 Read from the source with ast, so an import hidden in a function body counts as much as one at the top."""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,10 @@ def test_no_module_imports_itself_back_through_others() -> None:
         if module not in done:
             visit(module, [module])
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_wheel_lists_every_package_under_src() -> None:
+    """pyproject.toml names its packages one by one: a new subpackage left out is missing from the images."""
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    on_disk = {_module_name(init) for init in SRC.rglob("__init__.py")}
+    assert set(listed) == on_disk
