@@ -4,6 +4,7 @@ means the values file alone, said once on stderr (never a silent look-up in the 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 from plan_paths import CHART, CHART_ARGS, PRESETS, ROOT
 
+from chart_harness.render import helm_binary
 from vllm_plan.chart_source import CHART_ENV
 
 L4_PRESET = ROOT / "values" / "l4-llama-3.1-8b.yaml"
@@ -50,6 +52,22 @@ def test_a_chart_directory_and_its_packaged_tgz_give_the_same_plan(plan, tmp_pat
     assert from_dir.code == from_tgz.code == 0
     assert from_dir.err == from_tgz.err == ""
     assert from_dir.json() == from_tgz.json()
+
+
+@pytest.mark.parametrize("helm", ["helm", "helm3"])
+def test_a_chart_packaged_by_helm_gives_the_same_plan_as_its_directory(
+    plan, tmp_path: Path, helm: str
+) -> None:
+    subprocess.run(
+        [helm_binary(helm), "package", str(CHART), "--destination", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    (tgz,) = tmp_path.glob("vllm-inference-*.tgz")
+    packaged = plan("fit", "--chart", str(tgz), "--values", str(L4_PRESET), "--json")
+    assert packaged.err == ""
+    assert packaged.json() == plan("fit", *CHART_ARGS, "--values", str(L4_PRESET), "--json").json()
 
 
 def test_the_charts_defaults_fill_what_the_values_file_leaves_out(plan, tmp_path: Path) -> None:
