@@ -105,13 +105,14 @@ def _values(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Values, s
     values: Values = chart_defaults(ref) if ref else {}
     if args.values is None:
         return values, f"{ref.named_by} {ref.path}" if ref else "flags"
+    overrides = load_yaml_mapping(args.values, "--values")
     if ref is None:
         print(
             f"vllm-plan: warning: reading {args.values} without the chart's defaults; pass --chart PATH "
             f"(chart directory or .tgz) or set {CHART_ENV}",
             file=sys.stderr,
         )
-    return deep_merge(values, load_yaml_mapping(args.values, "--values")), str(args.values)
+    return deep_merge(values, overrides), str(args.values)
 
 
 def request_from_args(
