@@ -3,5 +3,5 @@
 LINT_TARGETS += lint-python
 
 lint-python: ## ruff over src/, tools/, benchmarks/ and tests/
-	@ruff check src tools benchmarks tests
-	@ruff format --check src tools benchmarks tests
+	@ruff check src tools benchmarks tests charts/vllm-inference/files/tests
+	@ruff format --check src tools benchmarks tests charts/vllm-inference/files/tests
