@@ -1,14 +1,15 @@
-# The chart's lint, docs, rendered examples, render-tier tests and benchmark (tools/chart_harness, tests/chart,
-# docs/harness.md). The chart's unit tests run in `make unit` (tests/chart is collected with everything else).
-.PHONY: lint-chart helm-lint ct-lint yamllint-chart docs docs-check examples examples-check test-chart \
-	bench-chart mutation-chart
+# The chart's lint, rendered examples, render-tier tests, mutation check and benchmark (tools/chart_harness,
+# tests/chart, docs/harness.md). The chart's unit tests run in `make unit` (tests/chart is collected with
+# everything else), and so does the mutation check. Generated files (README, sizing, schema enums): mk/generate.mk.
+.PHONY: lint-chart helm-lint ct-lint yamllint-chart examples examples-check test-chart bench-chart mutation-chart
 LINT_TARGETS += lint-chart
+UNIT_TARGETS += mutation-chart
 BENCH_TARGETS += bench-chart
 
 CHART_PRESETS := $(sort $(wildcard values/*.yaml))
 CHART_CI_VALUES := $(sort $(wildcard $(CHART)/ci/*-values.yaml))
 
-lint-chart: helm-lint ct-lint yamllint-chart docs-check ## Chart lint: helm lint --strict, ct lint, yamllint, README values table
+lint-chart: helm-lint ct-lint yamllint-chart ## Chart lint: helm lint --strict, ct lint, yamllint
 
 helm-lint: ## helm lint --strict with the defaults, every preset and every ci values file
 	@helm lint --strict --quiet $(CHART) >/dev/null
@@ -23,12 +24,6 @@ ct-lint: ## chart-testing lint (ct.yaml: offline, no maintainer lookup, no versi
 
 yamllint-chart: ## yamllint (.yamllint) over the presets, the ci values files and the chart-testing config
 	@yamllint -s values $(CHART)/ci ct.yaml .yamllint && echo "yamllint: ok"
-
-docs: ## Regenerate the README values table from values.yaml's `# --` comments
-	@$(PY) -m chart_harness.values_table
-
-docs-check: ## Fail when the README values table differs from values.yaml
-	@$(PY) -m chart_harness.values_table --check && echo "README values table: up to date"
 
 examples: ## Regenerate examples/rendered/<preset>.yaml (review the diff, then commit)
 	@$(PY) -m chart_harness.examples

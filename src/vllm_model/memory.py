@@ -41,6 +41,7 @@ from vllm_model.catalog import (
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "DEFAULT_GPU_MEMORY_UTILIZATION",
+    "DEFAULT_MAX_NUM_SEQS",
     "MIN_BATCHED_TOKENS_WITHOUT_CHUNKING",
     "MemoryPlan",
     "load_gpus",
@@ -49,10 +50,13 @@ __all__ = [
     "plan_memory",
     "resolve_dtype",
     "scheduler_defaults",
+    "static_overhead_bytes",
+    "weight_bytes",
 ]
 
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.92  # vllm/config/cache.py (0.90 before the 0.2x releases)
 DEFAULT_BLOCK_SIZE = 16
+DEFAULT_MAX_NUM_SEQS = 256  # V1's --max-num-seqs below 70 GiB (and on A100s); 1024 on larger cards
 # vllm/config/scheduler.py's DEFAULT_MAX_NUM_BATCHED_TOKENS: with chunked prefill off, the token budget is
 # max(max-model-len, this) so that a whole prompt fits one step.
 MIN_BATCHED_TOKENS_WITHOUT_CHUNKING = 2048
@@ -113,7 +117,7 @@ def scheduler_defaults(gpu: GpuSpec) -> tuple[int, int]:
     V1 picks bigger defaults on cards with at least 70 GiB that are not A100s (engine/arg_utils.py).
     """
     big = gpu.memory_bytes >= 70 * GIB and "A100" not in gpu.name
-    return (1024, 8192) if big else (256, 2048)
+    return (1024, 8192) if big else (DEFAULT_MAX_NUM_SEQS, 2048)
 
 
 def resolve_dtype(model: ModelSpec, gpu: GpuSpec, dtype: str) -> str:
@@ -139,14 +143,25 @@ def _weights_bytes(model: ModelSpec, act_bytes: int, quant_name: str | None, sha
     return int((body_bytes + embed * act_bytes) / shards)
 
 
+def weight_bytes(model: ModelSpec, dtype: str, quantization: str | None = None, shards: int = 1) -> int:
+    """Weight bytes per GPU of `model` loaded in activation `dtype` (a --dtype spelling other than auto),
+    quantized with `quantization` (a --quantization spelling; None: unquantized), over `shards` GPUs."""
+    return _weights_bytes(model, dtype_bytes(dtype), quantization, shards)
+
+
+def static_overhead_bytes(shards: int) -> int:
+    """The runtime memory that depends on neither the model nor the batch: CUDA context, cuBLAS workspaces
+    and allocator slack, plus NCCL's communicator buffers when the model is sharded over several GPUs."""
+    return NON_TORCH_BYTES + (NCCL_BYTES if shards > 1 else 0)
+
+
 def _overhead_bytes(
     model: ModelSpec, act_bytes: int, tp: int, shards: int, seqs: int, tokens: int, enforce_eager: bool
 ) -> int:
     per_token = (6 * model.hidden_size + 3 * model.intermediate_size // tp) * act_bytes
     logits = 0 if model.is_embedding_model else seqs * (model.vocab_size // tp) * 4
     graphs = 0 if enforce_eager or model.encoder_only else CUDA_GRAPH_BYTES
-    nccl = NCCL_BYTES if shards > 1 else 0
-    return NON_TORCH_BYTES + nccl + graphs + tokens * per_token + logits
+    return static_overhead_bytes(shards) + graphs + tokens * per_token + logits
 
 
 def kv_bytes_per_token(model: ModelSpec, kv_bytes: int, tp: int = 1, pp: int = 1) -> int:

@@ -129,11 +129,11 @@ def cost_values_snippet(plan: CostPlan, scenario: Scenario, gpu: str) -> str:
                 "minReplicas": max(1, min(on_demand)),
                 "maxReplicas": max(on_demand),
             },
-            # minReplicas 0 (quiet hours need no spot replica) is allowed with KEDA only (keda.enabled).
+            # minReplicas 0 (quiet hours need no spot replica) is allowed with KEDA only (autoscaling.mode).
             "spot": {"enabled": max(spot) > 0, "minReplicas": min(spot), "maxReplicas": max(1, max(spot))},
         },
         "autoscaling": {
-            "enabled": True,
+            "mode": "keda",
             "maxReplicas": max(o + s for o, s in zip(on_demand, spot, strict=True)),
             "spotShare": scenario.spot_fraction,
         },

@@ -20,7 +20,7 @@ from chart_harness.render import CHART_DIR, HelmFailed, helm_binary, render_char
 Values = dict[str, Any]
 
 BOTH_POOLS: Values = {"pools": {"spot": {"enabled": True}}}
-AUTOSCALED: Values = {"autoscaling": {"enabled": True}}
+AUTOSCALED: Values = {"autoscaling": {"mode": "keda"}}
 
 
 def _merge(*parts: Values) -> Values:
@@ -82,9 +82,9 @@ CASES: list[tuple[str, Values, list[str]]] = [
         "custom-query-ignored-by-hpa",
         _merge(
             trigger("kvCacheUsage", query='avg(vllm:kv_cache_usage_perc{namespace="inference"})'),
-            {"keda": {"enabled": False}},
+            {"autoscaling": {"mode": "hpa"}},
         ),
-        [KV_QUERY, "keda.enabled"],
+        [KV_QUERY, "autoscaling.mode"],
     ),
     ("recipe-latest-tag", {"image": {"tag": "latest"}}, ["image.tag"]),
     # Schema: types, ranges, enums, unknown keys.
@@ -156,10 +156,17 @@ CASES: list[tuple[str, Values, list[str]]] = [
         ["topologySpread.zoneWhenUnsatisfiable"],
     ),
     ("test-kind-unknown", {"tests": {"kind": "chat"}}, ["tests.kind"]),
+    ("autoscaling-mode-unknown", {"autoscaling": {"mode": "KEDA"}}, ["autoscaling.mode"]),
+    (
+        "monitor-kind-unknown",
+        {"monitoring": {"monitor": {"kind": "ServiceMonitor"}}},
+        ["monitoring.monitor.kind"],
+    ),
+    ("gpu-type-lower-case", {"gpu": {"type": "t4"}}, ["gpu.type"]),
     (
         "scrape-interval-not-a-duration",
-        {"monitoring": {"serviceMonitor": {"interval": "fast"}}},
-        ["monitoring.serviceMonitor.interval"],
+        {"monitoring": {"monitor": {"interval": "fast"}}},
+        ["monitoring.monitor.interval"],
     ),
     # Chart validation: relations and arithmetic.
     ("image-digest-malformed", {"image": {"digest": "abc123"}}, ["image.digest"]),
@@ -299,8 +306,8 @@ CASES: list[tuple[str, Values, list[str]]] = [
     ),
     (
         "hpa-cannot-scale-to-zero",
-        _merge(AUTOSCALED, {"keda": {"enabled": False}, "pools": {"onDemand": {"minReplicas": 0}}}),
-        ["pools.onDemand.minReplicas", "keda.enabled"],
+        {"autoscaling": {"mode": "hpa"}, "pools": {"onDemand": {"minReplicas": 0}}},
+        ["pools.onDemand.minReplicas", "autoscaling.mode"],
     ),
     (
         "no-autoscaling-metric",
@@ -337,6 +344,33 @@ CASES: list[tuple[str, Values, list[str]]] = [
         "extra-args-duplicate-chart-flag",
         {"vllm": {"extraArgs": ["--tensor-parallel-size=2"]}},
         ["vllm.extraArgs"],
+    ),
+    (
+        "extra-args-dtype-the-size-check-would-not-see",
+        {"vllm": {"extraArgs": ["--dtype", "half"]}},
+        ["vllm.extraArgs"],
+    ),
+    (
+        "extra-args-negated-prefix-caching",
+        {"vllm": {"extraArgs": ["--no-enable-prefix-caching"]}},
+        ["vllm.extraArgs"],
+    ),
+    (
+        "extra-args-max-num-seqs-the-alert-would-not-see",
+        {"vllm": {"extraArgs": ["--max-num-seqs=512"]}},
+        ["vllm.extraArgs"],
+    ),
+    # Keys of chart 0.1, refused by name (files/removed-values.yaml).
+    (
+        "removed-autoscaling-enabled",
+        {"autoscaling": {"enabled": True}},
+        ["autoscaling.enabled", "autoscaling.mode"],
+    ),
+    ("removed-keda-enabled", {"keda": {"enabled": False}}, ["keda.enabled", "autoscaling.mode"]),
+    (
+        "removed-service-monitor",
+        {"monitoring": {"serviceMonitor": {"enabled": True, "interval": "30s"}}},
+        ["monitoring.serviceMonitor", "monitoring.monitor.kind"],
     ),
     (
         "extra-args-api-key-on-command-line",
@@ -383,7 +417,7 @@ def _helm_template(*extra: str) -> subprocess.CompletedProcess[str]:
 
 def test_chart_refuses_the_string_threshold_even_when_schema_validation_is_skipped() -> None:
     run = _helm_template(
-        "--skip-schema-validation", "--set", "autoscaling.enabled=true", "--set-string", f"{KV_THRESHOLD}=70"
+        "--skip-schema-validation", "--set", "autoscaling.mode=keda", "--set-string", f"{KV_THRESHOLD}=70"
     )
     assert run.returncode != 0
     assert KV_THRESHOLD in run.stderr and "must be a number" in run.stderr
@@ -391,7 +425,7 @@ def test_chart_refuses_the_string_threshold_even_when_schema_validation_is_skipp
 
 def test_chart_refuses_threshold_70_even_when_schema_validation_is_skipped() -> None:
     run = _helm_template(
-        "--skip-schema-validation", "--set", "autoscaling.enabled=true", "--set", f"{KV_THRESHOLD}=70"
+        "--skip-schema-validation", "--set", "autoscaling.mode=keda", "--set", f"{KV_THRESHOLD}=70"
     )
     assert run.returncode != 0
     assert KV_THRESHOLD in run.stderr and "use 0.7" in run.stderr
@@ -401,3 +435,33 @@ def test_a_refused_render_prints_no_manifest() -> None:
     run = _helm_template("--set", "image.tag=latest")
     assert run.returncode != 0
     assert run.stdout == ""
+
+
+OLD_VALUES = [
+    ({"autoscaling": {"enabled": True}}, "autoscaling.mode: keda"),
+    ({"autoscaling": {"enabled": True}, "keda": {"enabled": False}}, "autoscaling.mode: hpa"),
+    ({"autoscaling": {"enabled": False}}, "autoscaling.mode: none"),
+    ({"monitoring": {"serviceMonitor": {"enabled": True}}}, "monitoring.monitor.kind: serviceMonitor"),
+    (
+        {"monitoring": {"serviceMonitor": {"enabled": True, "podMonitor": True}}},
+        "monitoring.monitor.kind: podMonitor",
+    ),
+    ({"monitoring": {"serviceMonitor": {"interval": "30s"}}}, "monitoring.monitor.kind: none"),
+]
+
+
+@pytest.mark.parametrize(("values", "write"), OLD_VALUES, ids=[w.replace(": ", "=") for _, w in OLD_VALUES])
+def test_a_removed_key_is_refused_with_the_replacement_its_old_values_meant(
+    values: Values, write: str
+) -> None:
+    with pytest.raises(HelmFailed) as failed:
+        render_chart(values)
+    assert f"write {write} (what" in failed.value.stderr
+
+
+def test_the_chart_refuses_mode_typos_even_when_schema_validation_is_skipped() -> None:
+    run = _helm_template(
+        "--skip-schema-validation", "--set", "autoscaling.mode=KEDA", "--set", "monitoring.monitor.kind=pod"
+    )
+    assert run.returncode != 0
+    assert 'autoscaling.mode is "KEDA"' in run.stderr and 'monitoring.monitor.kind is "pod"' in run.stderr

@@ -1,5 +1,6 @@
 """The harness itself: the validator refuses what the API server refuses, the pairwise cover is complete,
-label/toleration semantics match Kubernetes, the values-table parser reads the helm-docs dialect."""
+label/toleration semantics match Kubernetes, the values-table parser reads the helm-docs dialect, and a
+sweep that checks nothing fails."""
 
 import copy
 from itertools import combinations
@@ -9,7 +10,8 @@ import pytest
 from chart_harness import objects as k
 from chart_harness import validate
 from chart_harness.pairwise import pairwise_rows
-from chart_harness.values_docs import documented_keys, splice
+from chart_harness.renders import assert_sweep
+from chart_harness.values_docs import documented_keys
 from chart_harness.versions import kube_minors
 
 DEPLOYMENT = {
@@ -132,6 +134,11 @@ def test_values_doc_parser_reads_helm_docs_comments_and_skips_list_items() -> No
     assert keys["pools.enabled"][1].lines == ["Run the pool.", "Second line."]
     assert keys["pools.enabled"][0] == "Pools"
     assert keys["pools.undocumented"][1] is None
-    assert splice("a\n<!-- values-table:start -->\nold\n<!-- values-table:end -->\nb", "new\n") == (
-        "a\n<!-- values-table:start -->\nnew\n<!-- values-table:end -->\nb"
-    )
+
+
+def test_a_sweep_fails_when_it_checks_nothing_as_well_as_when_a_fact_fails() -> None:
+    with pytest.raises(AssertionError, match="nothing to check"):
+        assert_sweep(0, [])
+    with pytest.raises(AssertionError, match="1 of 3 checks failed"):
+        assert_sweep(3, ["case: wrong"])
+    assert_sweep(3, [])

@@ -13,7 +13,7 @@ from typing import Any
 
 from chart_harness import objects as k
 from chart_harness.render import NAMESPACE, RELEASE, Rendered
-from chart_harness.renders import Case, Finding, sweep
+from chart_harness.renders import Case, Finding, assert_sweep, sweep
 from vllm_plan.chart_values import dig
 
 STANDARD_LABELS = (
@@ -37,11 +37,6 @@ CAPACITY_NODES = {
 }
 AKS_SPOT_TAINT = {"key": "kubernetes.azure.com/scalesetpriority", "value": "spot", "effect": "NoSchedule"}
 REMOVED_METRICS = ("vllm:gpu_cache_usage_perc", "vllm:gpu_prefix_cache", "vllm:time_per_output_token_seconds")
-
-
-def assert_sweep(checked: int, failed: list[str]) -> None:
-    assert checked > 0, "the sweep found nothing to check in the render set"
-    assert not failed, f"{len(failed)} of {checked} checks failed:\n" + "\n".join(failed[:40])
 
 
 def values(case: Case) -> dict[str, Any]:
@@ -511,7 +506,7 @@ def test_server_pods_disable_service_links_and_mount_a_memory_dev_shm() -> None:
     assert_sweep(*sweep(check))
 
 
-def test_all_three_probes_hit_health_on_the_server_port() -> None:
+def test_all_three_probes_hit_health_on_the_server_port_with_their_own_timing() -> None:
     def check(case: Case, r: Rendered) -> Iterator[Finding]:
         for owner, _meta, _spec, c in server_pods(case, r):
             ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
@@ -521,6 +516,9 @@ def test_all_three_probes_hit_health_on_the_server_port() -> None:
                 where = f"{owner['metadata']['name']} {probe}"
                 yield get.get("path") == "/health", f"{where}: path {get.get('path')}"
                 yield port == int(dig(values(case), "vllm.port", 8000)), f"{where}: port {get.get('port')}"
+                timing = dig(values(case), f"probes.{probe.removesuffix('Probe')}") or {}
+                got = {key: (c.get(probe) or {}).get(key) for key in timing}
+                yield got == timing, f"{where}: timing {got}, values ask for {timing}"
 
     assert_sweep(*sweep(check))
 
@@ -548,20 +546,43 @@ def test_server_runs_the_image_entrypoint_with_model_first_and_named_flags() -> 
             served = list(dig(v, "model.servedModelName", []) or [])
             yield k.flag_values(args, "--served-model-name") == served, f"{name}: served names vs {served}"
             yield k.flag(args, "--port") in (None, str(dig(v, "vllm.port"))), f"{name}: --port"
-            for field, flag_name in (
-                ("model.maxModelLen", "--max-model-len"),
-                ("vllm.maxNumSeqs", "--max-num-seqs"),
-                ("model.revision", "--revision"),
-                ("model.quantization", "--quantization"),
-            ):
+            for field, flag_name in VALUE_FLAGS:
                 want = dig(v, field)
-                got = k.flag(args, flag_name)
-                yield (
-                    got == (str(want) if want not in (None, "") else None),
-                    f"{name}: {flag_name} {got} != {want}",
+                want = (
+                    None if want in (None, "") or (field == "model.dtype" and want == "auto") else str(want)
                 )
+                got = k.flag(args, flag_name)
+                yield got == want, f"{name}: {flag_name} {got} != {want}"
+            yield (
+                ("--trust-remote-code" in args) == bool(dig(v, "model.trustRemoteCode")),
+                f"{name}: --trust-remote-code vs model.trustRemoteCode",
+            )
+            lora = dig(v, "vllm.lora") or {}
+            yield (
+                ("--enable-lora" in args) == bool(lora.get("enabled")),
+                f"{name}: --enable-lora vs lora.enabled",
+            )
+            if lora.get("enabled"):
+                for field, flag_name in (("maxLoras", "--max-loras"), ("maxLoraRank", "--max-lora-rank")):
+                    want = lora.get(field)
+                    got = k.flag(args, flag_name)
+                    yield got == (None if want is None else str(want)), f"{name}: {flag_name} {got} != {want}"
+                modules = [f"{a['name']}={a['path']}" for a in lora.get("adapters") or []]
+                yield k.flag_values(args, "--lora-modules") == modules, f"{name}: --lora-modules vs {modules}"
 
     assert_sweep(*sweep(check))
+
+
+# value -> the flag it becomes (the chart's args table, written out independently of it).
+VALUE_FLAGS = (
+    ("model.maxModelLen", "--max-model-len"),
+    ("model.revision", "--revision"),
+    ("model.dtype", "--dtype"),
+    ("model.quantization", "--quantization"),
+    ("vllm.maxNumSeqs", "--max-num-seqs"),
+    ("vllm.gpuMemoryUtilization", "--gpu-memory-utilization"),
+    ("vllm.blockSize", "--block-size"),
+)
 
 
 def test_secrets_reach_the_server_by_reference_and_every_reference_resolves() -> None:
@@ -853,7 +874,7 @@ def test_pods_run_as_the_rendered_or_named_service_account() -> None:
     assert_sweep(*sweep(check))
 
 
-def test_alerts_carry_severity_and_a_summary_and_the_dashboard_is_valid_json() -> None:
+def test_every_alert_carries_a_severity_and_a_summary() -> None:
     def check(case: Case, r: Rendered) -> Iterator[Finding]:
         for rule_obj in r.of_kind("PrometheusRule"):
             for group in rule_obj["spec"]["groups"]:
@@ -867,14 +888,20 @@ def test_alerts_carry_severity_and_a_summary_and_the_dashboard_is_valid_json() -
                             "summary" in (rule.get("annotations") or {}),
                             f"alert {rule['alert']} has no summary",
                         )
+
+    assert_sweep(*sweep(check))
+
+
+def test_every_dashboard_is_valid_json() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
         for cm in r.of_kind("ConfigMap"):
             for key, text in (cm.get("data") or {}).items():
                 if key.endswith(".json"):
                     try:
-                        json.loads(text)
-                        parsed = True
+                        dashboard = json.loads(text)
                     except ValueError:
-                        parsed = False
-                    yield parsed, f"ConfigMap {cm['metadata']['name']}: {key} is not valid JSON"
+                        dashboard = None
+                    ok = isinstance(dashboard, dict) and bool(dashboard.get("panels"))
+                    yield ok, f"ConfigMap {cm['metadata']['name']}: {key} is not a dashboard with panels"
 
     assert_sweep(*sweep(check))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chart_harness.render import Rendered
-from chart_harness.renders import rendered_cases
+from chart_harness.renders import rendered_cases, stop_at_first_failure
 from vllm_plan.chart_values import dig
 
 Values = dict[str, Any]
@@ -24,9 +24,12 @@ def _pools(v: Values) -> int:
     return sum(bool(dig(v, f"pools.{p}.enabled")) for p in ("onDemand", "spot"))
 
 
-def _autoscaled(v: Values, keda: bool) -> int:
-    on = bool(dig(v, "autoscaling.enabled")) and bool(dig(v, "keda.enabled")) == keda
-    return _pools(v) if on else 0
+def _autoscaled(v: Values, mode: str) -> int:
+    return _pools(v) if dig(v, "autoscaling.mode") == mode else 0
+
+
+def _monitor(kind: str) -> Callable[[Values], int]:
+    return lambda v: int(dig(v, "monitoring.monitor.kind") == kind)
 
 
 def _named(kind: str, suffix: str) -> Callable[[Rendered], int]:
@@ -49,31 +52,15 @@ class Toggle:
 
 
 TOGGLES = [
-    Toggle("keda-scaledobject-per-pool", _kind("ScaledObject"), lambda v: _autoscaled(v, keda=True)),
-    Toggle(
-        "hpa-per-pool-when-keda-off", _kind("HorizontalPodAutoscaler"), lambda v: _autoscaled(v, keda=False)
-    ),
+    Toggle("keda-scaledobject-per-pool", _kind("ScaledObject"), lambda v: _autoscaled(v, "keda")),
+    Toggle("hpa-per-pool-in-hpa-mode", _kind("HorizontalPodAutoscaler"), lambda v: _autoscaled(v, "hpa")),
     Toggle(
         "keda-trigger-authentication",
         _kind("TriggerAuthentication"),
-        lambda v: int(_autoscaled(v, keda=True) > 0 and bool(dig(v, "keda.authentication.enabled"))),
+        lambda v: int(_autoscaled(v, "keda") > 0 and bool(dig(v, "keda.authentication.enabled"))),
     ),
-    Toggle(
-        "servicemonitor",
-        _kind("ServiceMonitor"),
-        lambda v: int(
-            bool(dig(v, "monitoring.serviceMonitor.enabled"))
-            and not dig(v, "monitoring.serviceMonitor.podMonitor")
-        ),
-    ),
-    Toggle(
-        "podmonitor",
-        _kind("PodMonitor"),
-        lambda v: int(
-            bool(dig(v, "monitoring.serviceMonitor.enabled"))
-            and bool(dig(v, "monitoring.serviceMonitor.podMonitor"))
-        ),
-    ),
+    Toggle("servicemonitor", _kind("ServiceMonitor"), _monitor("serviceMonitor")),
+    Toggle("podmonitor", _kind("PodMonitor"), _monitor("podMonitor")),
     Toggle(
         "prometheusrule",
         _kind("PrometheusRule"),
@@ -128,6 +115,8 @@ def test_toggle_renders_its_objects_only_when_on(toggle: Toggle) -> None:
         states.add(want > 0)
         if want != got:
             wrong.append(f"{case.id}: {got} rendered, values ask for {want}")
+            if stop_at_first_failure():
+                break
     assert not wrong, f"{toggle.name}:\n" + "\n".join(wrong[:30])
     assert states == {True, False}, (
         f"the matrix never renders {toggle.name} {'off' if True in states else 'on'}"

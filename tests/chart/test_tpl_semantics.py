@@ -8,7 +8,7 @@ from typing import Any
 from chart_harness.render import RELEASE, Rendered, render_chart
 
 FULL = f"{RELEASE}-vllm-inference"
-BOTH_KEDA = {"pools": {"spot": {"enabled": True}}, "autoscaling": {"enabled": True, "maxReplicas": 10}}
+BOTH_KEDA = {"pools": {"spot": {"enabled": True}}, "autoscaling": {"mode": "keda", "maxReplicas": 10}}
 
 
 def _container(r: Rendered, pool: str) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def test_spot_share_splits_max_replicas_and_the_queued_demand_70_30() -> None:
 
 
 def test_a_pool_alone_carries_all_demand_and_all_replicas() -> None:
-    r = render_chart({"autoscaling": {"enabled": True, "maxReplicas": 6}})
+    r = render_chart({"autoscaling": {"mode": "keda", "maxReplicas": 6}})
     so = r.get("ScaledObject", f"{FULL}-on-demand")
     assert so["spec"]["maxReplicaCount"] == 6
     assert _trigger(r, "on-demand", "requests-waiting")["metadata"]["query"].startswith("sum(")
@@ -56,7 +56,7 @@ def test_fallback_replicas_stay_within_each_pools_range() -> None:
 
 
 def test_hpa_divides_the_per_replica_queue_target_by_the_pool_share() -> None:
-    r = render_chart({**BOTH_KEDA, "keda": {"enabled": False}})
+    r = render_chart({**BOTH_KEDA, "autoscaling": {"mode": "hpa", "maxReplicas": 10}})
     metrics = r.get("HorizontalPodAutoscaler", f"{FULL}-spot")["spec"]["metrics"]
     waiting = next(m for m in metrics if m["external"]["metric"]["name"] == "vllm_num_requests_waiting")
     assert waiting["external"]["target"]["averageValue"] == "5714m"  # 4 per replica / 0.7
@@ -147,7 +147,7 @@ def test_embedding_models_get_an_embeddings_test_instead_of_completions() -> Non
 def test_a_scoped_custom_query_is_rendered_verbatim_for_every_pool() -> None:
     query = 'max(vllm:kv_cache_usage_perc{namespace="inference",model_name="m"})'
     r = render_chart(
-        {**BOTH_KEDA, "autoscaling": {"enabled": True, "triggers": {"kvCacheUsage": {"query": query}}}}
+        {**BOTH_KEDA, "autoscaling": {"mode": "keda", "triggers": {"kvCacheUsage": {"query": query}}}}
     )
     for pool in ("on-demand", "spot"):
         assert _trigger(r, pool, "kv-cache-usage")["metadata"]["query"] == query
@@ -166,3 +166,50 @@ def test_a_63_character_name_still_gives_every_object_a_distinct_name_within_63(
     assert len(names) == len(set(names))
     assert max(len(name) for _, name in names) <= 63
     assert {n for k, n in names if k == "Deployment"} == {"a" * 53 + "-on-demand", "a" * 58 + "-spot"}
+
+
+def _max_num_seqs_alert(r: Rendered) -> str:
+    rules = r.get("PrometheusRule", FULL)["spec"]["groups"][0]["rules"]
+    return next(rule["expr"] for rule in rules if rule["alert"] == "VLLMRunningAtMaxNumSeqs")
+
+
+def test_the_batch_alert_uses_vllms_default_max_num_seqs_for_the_gpu_type_from_the_catalogue() -> None:
+    """vLLM runs 1024 sequences by default on >= 70 GiB cards other than A100s, 256 elsewhere (and when the
+    GPU is not declared); an explicit vllm.maxNumSeqs wins."""
+    alert = {"monitoring": {"prometheusRule": {"enabled": True}}}
+    for gpu, seqs in {"H100-80GB": 1024, "H200": 1024, "A100-80GB": 256, "L4": 256, "": 256}.items():
+        expr = _max_num_seqs_alert(render_chart({**alert, "gpu": {"type": gpu}}))
+        assert expr.endswith(f">= {seqs}"), (gpu, expr)
+    pinned = render_chart({**alert, "gpu": {"type": "H200"}, "vllm": {"maxNumSeqs": 48}})
+    assert _max_num_seqs_alert(pinned).endswith(">= 48")
+
+
+def test_whole_number_flags_render_as_integers_and_fractions_as_written() -> None:
+    values = {"model": {"maxModelLen": 1048576}, "vllm": {"gpuMemoryUtilization": 0.85, "blockSize": 32}}
+    args = _container(render_chart(values), "on-demand")["args"]
+    for flag, want in {
+        "--max-model-len": "1048576",
+        "--gpu-memory-utilization": "0.85",
+        "--block-size": "32",
+    }.items():
+        assert args[args.index(flag) + 1] == want, (flag, args)
+
+
+def test_unset_values_render_no_flag_and_lora_flags_only_with_lora_enabled() -> None:
+    args = _container(render_chart({"vllm": {"lora": {"maxLoras": 4, "maxLoraRank": 16}}}), "on-demand")[
+        "args"
+    ]
+    assert args == [
+        "Qwen/Qwen2.5-0.5B-Instruct",
+        "--port",
+        "8000",
+        "--tensor-parallel-size",
+        "1",
+        "--shutdown-timeout",
+        "30",
+    ]
+    enabled = _container(render_chart({"vllm": {"lora": {"enabled": True, "maxLoras": 4}}}), "on-demand")[
+        "args"
+    ]
+    assert enabled[enabled.index("--enable-lora") :][:3] == ["--enable-lora", "--max-loras", "4"]
+    assert "--max-lora-rank" not in enabled

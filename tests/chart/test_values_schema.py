@@ -59,11 +59,22 @@ def _walk(values: Any, schema: dict[str, Any], path: str = "") -> Iterator[str]:
             yield from _walk(value, child, here)
 
 
-def _schema_keys(schema: dict[str, Any], path: str = "") -> Iterator[str]:
+def _schema_keys(schema: dict[str, Any], path: str = "", deprecated: bool = False) -> Iterator[str]:
+    """Dotted schema properties: the current ones, or (deprecated=True) the removed keys it lets through."""
     for key, child in (schema.get("properties") or {}).items():
         here = f"{path}.{key}".lstrip(".")
-        yield here
-        yield from _schema_keys(child, here)
+        if bool(child.get("deprecated")) == deprecated:
+            yield here
+        yield from _schema_keys(child, here, deprecated)
+
+
+def _present(values: dict[str, Any], dotted: str) -> bool:
+    node: Any = values
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def test_every_key_in_values_yaml_is_declared_in_the_schema() -> None:
@@ -73,17 +84,8 @@ def test_every_key_in_values_yaml_is_declared_in_the_schema() -> None:
 
 def test_every_schema_property_has_a_default_in_values_yaml() -> None:
     values = _values()
-
-    def present(dotted: str) -> bool:
-        node: Any = values
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return False
-            node = node[part]
-        return True
-
     # `global` is Helm's own key (values passed to every subchart)
-    missing = {k for k in _schema_keys(_schema()) if not present(k) and k != "global"}
+    missing = {k for k in _schema_keys(_schema()) if not _present(values, k) and k != "global"}
     assert not missing, (
         f"schema properties with no default (so no documentation) in values.yaml: {sorted(missing)}"
     )
@@ -130,3 +132,12 @@ def test_every_values_key_is_documented_with_a_helm_docs_comment() -> None:
     assert documented
     missing = [k for k, _s, _d in keys if not covered(k)]
     assert not missing, f"values.yaml keys without a `# --` description (nor a documented parent): {missing}"
+
+
+def test_the_schema_lets_through_exactly_the_removed_keys_and_values_yaml_sets_none_of_them() -> None:
+    removed = yaml.safe_load((CHART_DIR / "files" / "removed-values.yaml").read_text())
+    assert removed, "files/removed-values.yaml lists no removed key"
+    assert set(_schema_keys(_schema(), deprecated=True)) == set(removed)
+    assert not [k for k in removed if _present(_values(), k)]
+    for base in bases():
+        assert not [k for k in removed if _present(yaml.safe_load(base.path.read_text()) or {}, k)], base.name

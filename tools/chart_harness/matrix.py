@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from vllm_model.catalog import load_models
 from vllm_plan.chart_values import Values, deep_merge, dig
 
 from .pairwise import pairwise_rows
@@ -74,7 +75,7 @@ def preset_bases() -> list[Base]:
 _OFF_EXPOSURE: Values = {"ingress": {"enabled": False}, "httpRoute": {"enabled": False}}
 _MONITORING_OFF: Values = {
     "monitoring": {
-        "serviceMonitor": {"enabled": False, "podMonitor": False},
+        "monitor": {"kind": "none"},
         "prometheusRule": {"enabled": False},
         "grafanaDashboard": {"enabled": False},
     }
@@ -83,9 +84,9 @@ _MONITORING_OFF: Values = {
 # factor -> level name -> overlay. Level order matters: the pairwise generator prefers earlier levels.
 TOGGLES: dict[str, dict[str, Values]] = {
     "autoscaling": {
-        "off": {"autoscaling": {"enabled": False}},
-        "keda": {"autoscaling": {"enabled": True}, "keda": {"enabled": True}},
-        "hpa": {"autoscaling": {"enabled": True}, "keda": {"enabled": False}},
+        "off": {"autoscaling": {"mode": "none"}},
+        "keda": {"autoscaling": {"mode": "keda"}},
+        "hpa": {"autoscaling": {"mode": "hpa"}},
     },
     "spot": {
         "off": {"pools": {"spot": {"enabled": False}, "onDemand": {"enabled": True}}},
@@ -95,14 +96,14 @@ TOGGLES: dict[str, dict[str, Values]] = {
         "off": _MONITORING_OFF,
         "servicemonitor": {
             "monitoring": {
-                "serviceMonitor": {"enabled": True, "podMonitor": False},
+                "monitor": {"kind": "serviceMonitor"},
                 "prometheusRule": {"enabled": True},
                 "grafanaDashboard": {"enabled": True},
             }
         },
         "podmonitor": {
             "monitoring": {
-                "serviceMonitor": {"enabled": True, "podMonitor": True},
+                "monitor": {"kind": "podMonitor"},
                 "prometheusRule": {"enabled": True},
             }
         },
@@ -177,12 +178,10 @@ ALL_ON = {
 }
 
 
-@cache
 def attention_heads(model: str) -> int | None:
-    """The model's attention heads as the chart's sizing table knows them (TP must divide them)."""
-    sizing = CHART_DIR / "files" / "sizing.yaml"
-    known = (_load(sizing).get("models") or {}) if sizing.is_file() else {}
-    return (known.get(model) or {}).get("attentionHeads")
+    """The model's attention heads from the catalogue, when it knows the model (TP must divide them)."""
+    spec = load_models().get(model)
+    return spec.num_attention_heads if spec else None
 
 
 def overlay_of(levels: Mapping[str, str]) -> Values:
@@ -215,7 +214,8 @@ def _allowed(base: Base, levels: tuple[tuple[str, str], ...]) -> bool:
         if tp < int(dig(base.values, "vllm.tensorParallelSize", 1)) or (heads and heads % tp):
             return False
     pools = [p for p in ("onDemand", "spot") if dig(v, f"pools.{p}.enabled")]
-    autoscaling, keda = bool(dig(v, "autoscaling.enabled")), bool(dig(v, "keda.enabled"))
+    mode = dig(v, "autoscaling.mode", "none")
+    autoscaling, keda = mode != "none", mode == "keda"
     if not pools:
         return False
     if _single_pod_claim(v) and (len(pools) > 1 or autoscaling):

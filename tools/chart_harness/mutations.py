@@ -23,11 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .render import CHART_DIR, ROOT
+from .renders import STOP_AT_FIRST_FAILURE_ENV
 
 T = "tests/chart/"
 INV = T + "test_invariants.py::"
 MATRIX = T + "test_render_matrix.py::test_case_renders_and_every_object_validates_strictly"
 TOGGLE = T + "test_toggles.py::test_toggle_renders_its_objects_only_when_on"
+FLAGS = INV + "test_server_runs_the_image_entrypoint_with_model_first_and_named_flags"
+PROBES = INV + "test_all_three_probes_hit_health_on_the_server_port_with_their_own_timing"
+BAD = T + "test_bad_inputs.py::test_bad_value_is_refused_naming_the_key"
+BAD_OLD = T + "test_bad_inputs.py::test_a_removed_key_is_refused_with_the_replacement_its_old_values_meant"
+SIZING = T + "test_tpl_sizing.py::"
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,7 @@ MUTATIONS = [
     ),
     Mutation(
         "shutdown-timeout-outgrows-the-grace-period",
-        "templates/_pod.tpl",
+        "templates/_args.tpl",
         '(list "--shutdown-timeout" (toString $drain.shutdown))',
         '(list "--shutdown-timeout" (toString (add $drain.shutdown 300)))',
         INV + "test_grace_period_covers_prestop_plus_shutdown_timeout_and_spot_fits_its_notice",
@@ -147,25 +153,67 @@ MUTATIONS = [
         INV + "test_server_pods_disable_service_links_and_mount_a_memory_dev_shm",
     ),
     Mutation(
-        "liveness-probe-off-health",
+        "probes-off-health",
         "templates/_pod.tpl",
-        "      livenessProbe:\n        httpGet:\n          path: /health",
-        "      livenessProbe:\n        httpGet:\n          path: /v1/models",
-        INV + "test_all_three_probes_hit_health_on_the_server_port",
+        "httpGet:\n  path: /health\n",
+        "httpGet:\n  path: /v1/models\n",
+        PROBES,
+    ),
+    Mutation(
+        "every-probe-takes-the-startup-timing",
+        "templates/_pod.tpl",
+        "(index $v.probes $probe) | nindent 8",
+        "$v.probes.startup | nindent 8",
+        PROBES,
     ),
     Mutation(
         "prefix-caching-switched-off-when-unset",
-        "templates/_pod.tpl",
-        '{{- if eq (toString $v.vllm.prefixCaching) "false" }}',
-        '{{- if ne (toString $v.vllm.prefixCaching) "true" }}',
+        "templates/_args.tpl",
+        '{{- if eq (toString $x) "false" }}',
+        '{{- if ne (toString $x) "true" }}',
         INV + "test_prefix_caching_flag_follows_the_three_state_value_and_is_absent_when_unset",
     ),
     Mutation(
         "served-model-name-ignores-the-value",
-        "templates/_pod.tpl",
-        '{{- $args = concat $args (list "--served-model-name") . }}',
-        '{{- $args = concat $args (list "--served-model-name" "model") }}',
-        INV + "test_server_runs_the_image_entrypoint_with_model_first_and_named_flags",
+        "templates/_args.tpl",
+        "{{- with $x }}{{ $args = concat $args (list $row.flag) . }}{{ end }}",
+        '{{- with $x }}{{ $args = concat $args (list $row.flag "model") }}{{ end }}',
+        FLAGS,
+    ),
+    Mutation(
+        "args-table-loses-the-max-num-seqs-row",
+        "templates/_args.tpl",
+        "- {path: vllm.maxNumSeqs, flag: --max-num-seqs}\n",
+        "",
+        FLAGS,
+    ),
+    Mutation(
+        "args-table-renders-the-value-it-should-skip",
+        "templates/_args.tpl",
+        "(and $row.unless (eq (toString $x) $row.unless))",
+        "false",
+        FLAGS,
+    ),
+    Mutation(
+        "args-table-ignores-when",
+        "templates/_args.tpl",
+        '{{- $on = eq (toString $w) "true" }}',
+        "{{- $on = true }}",
+        T + "test_tpl_semantics.py::test_unset_values_render_no_flag_and_lora_flags_only_with_lora_enabled",
+    ),
+    Mutation(
+        "whole-numbers-rendered-as-floats",
+        "templates/_args.tpl",
+        "{{ int64 . }}",
+        "{{ . }}",
+        T + "test_tpl_semantics.py::test_whole_number_flags_render_as_integers_and_fractions_as_written",
+    ),
+    Mutation(
+        "extra-args-may-repeat-table-flags",
+        "templates/_args.tpl",
+        "{{- $flags = append $flags $row.flag }}",
+        "",
+        BAD + "[extra-args-dtype-the-size-check-would-not-see]",
     ),
     Mutation(
         "part-of-label-dropped",
@@ -213,7 +261,7 @@ MUTATIONS = [
     Mutation(
         "replicas-fight-the-autoscaler",
         "templates/deployment.yaml",
-        "{{- if not $.Values.autoscaling.enabled }}",
+        '{{- if eq $.Values.autoscaling.mode "none" }}',
         "{{- if true }}",
         INV + "test_autoscaled_deployments_leave_replicas_to_the_autoscaler",
     ),
@@ -274,11 +322,97 @@ MUTATIONS = [
         TOGGLE + "[networkpolicy]",
     ),
     Mutation(
-        "scaledobject-renders-with-keda-off",
+        "scaledobject-renders-in-hpa-mode",
         "templates/scaledobject.yaml",
-        "{{- if and .Values.autoscaling.enabled .Values.keda.enabled }}",
-        "{{- if .Values.autoscaling.enabled }}",
+        '{{- if eq .Values.autoscaling.mode "keda" }}',
+        '{{- if ne .Values.autoscaling.mode "none" }}',
         TOGGLE + "[keda-scaledobject-per-pool]",
+    ),
+    Mutation(
+        "hpa-renders-in-keda-mode",
+        "templates/hpa.yaml",
+        '{{- if eq .Values.autoscaling.mode "hpa" }}',
+        '{{- if ne .Values.autoscaling.mode "none" }}',
+        TOGGLE + "[hpa-per-pool-in-hpa-mode]",
+    ),
+    Mutation(
+        "servicemonitor-renders-for-a-podmonitor",
+        "templates/servicemonitor.yaml",
+        '{{- if eq .Values.monitoring.monitor.kind "serviceMonitor" }}',
+        '{{- if ne .Values.monitoring.monitor.kind "none" }}',
+        TOGGLE + "[servicemonitor]",
+    ),
+    Mutation(
+        "removed-key-suggests-the-other-autoscaler",
+        "templates/_validate_removed.tpl",
+        '(ternary "keda" "hpa" $keda)',
+        '(ternary "hpa" "keda" $keda)',
+        BAD_OLD + "[autoscaling.mode=keda]",
+    ),
+    *(
+        Mutation(
+            f"{concern}-checks-not-collected",
+            "templates/_validate.tpl",
+            f'"{concern}" ',
+            "",
+            case,
+        )
+        for concern, case in {
+            "removed": BAD + "[removed-autoscaling-enabled]",
+            "image": BAD + "[recipe-latest-tag]",
+            "flags": BAD + "[extra-args-duplicate-chart-flag]",
+            "pools": BAD + "[no-pool-enabled]",
+            "resources": BAD + "[fewer-gpus-than-tensor-parallel]",
+            "sizing": T + "test_tpl_sizing.py::test_the_recipe_mistral_fp16_on_t4_is_refused_by_both",
+            "cache": BAD + "[rwo-pvc-two-replicas]",
+            "drain": BAD + "[grace-shorter-than-drain]",
+            "autoscaling": BAD + "[recipe-unscoped-query]",
+            "exposure": BAD + "[ingress-without-hosts]",
+        }.items()
+    ),
+    Mutation(
+        "monitoring-checks-not-collected",
+        "templates/_validate.tpl",
+        ' "monitoring" }}',
+        " }}",
+        # the schema refuses a percentage first: the chart's own monitoring checks matter without it
+        T + "test_bad_inputs.py::test_the_chart_refuses_mode_typos_even_when_schema_validation_is_skipped",
+    ),
+    Mutation(
+        "sizing-weights-not-divided-by-tensor-parallelism",
+        "templates/_validate_sizing.tpl",
+        "{{- $weights := divf (index $arch.weightBytes $format $dtype) $tp }}",
+        "{{- $weights := index $arch.weightBytes $format $dtype | float64 }}",
+        SIZING + "test_chart_refuses_a_model_only_where_vllm_would_not_start",
+    ),
+    Mutation(
+        "sizing-kv-cache-of-one-token-not-one-sequence",
+        "templates/_validate_sizing.tpl",
+        "$kvElement $maxLen }}",
+        "$kvElement }}",
+        SIZING + "test_an_fp8_kv_cache_in_extra_args_halves_the_kv_cache_the_chart_reserves",
+    ),
+    Mutation(
+        "sizing-misses-the-two-argument-kv-cache-dtype",
+        "templates/_validate_sizing.tpl",
+        "{{ $kvDtype = toString (index $args (add1 $i)) }}",
+        "",
+        SIZING + "test_an_fp8_kv_cache_in_extra_args_halves_the_kv_cache_the_chart_reserves[flag-value]",
+    ),
+    Mutation(
+        "batch-alert-ignores-the-gpus-default-max-num-seqs",
+        "templates/_helpers.tpl",
+        '{{- dig .Values.gpu.type "maxNumSeqs" $s.defaults.maxNumSeqs $s.gpus | int }}',
+        "{{- $s.defaults.maxNumSeqs | int }}",
+        T + "test_tpl_semantics.py::"
+        "test_the_batch_alert_uses_vllms_default_max_num_seqs_for_the_gpu_type_from_the_catalogue",
+    ),
+    Mutation(
+        "helm-test-keeps-the-helper-import",
+        "templates/_tests.tpl",
+        "(?m)^from helmtest import",
+        "(?m)^from elsewhere import",
+        T + "test_tpl_helm_test_scripts.py::test_rendered_helm_test_passes_against_the_simulator",
     ),
     Mutation(
         "deployment-field-misspelt",
@@ -317,6 +451,7 @@ def run(m: Mutation, workdir: Path) -> tuple[str, float]:
         **os.environ,
         "VLLM_INFERENCE_CHART": str(chart),
         "CHART_RENDER_CACHE": str(chart.parent / "cache"),
+        STOP_AT_FIRST_FAILURE_ENV: "1",
     }
     # one sweep is one test (no gain from workers); the parametrized matrix stops at its first failure
     workers = ["-x", "-n", "2"] if "::" not in m.test or m.test == MATRIX else ["-n", "0"]

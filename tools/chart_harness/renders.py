@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +27,13 @@ class Case:
 
 
 _done: dict[Case, Rendered | HelmFailed] = {}
+# Set by the mutation check: a sweep stops at its first failed fact. The test fails just the same, without
+# rendering the rest of the matrix against a chart already known to be broken.
+STOP_AT_FIRST_FAILURE_ENV = "CHART_SWEEP_STOP_AT_FIRST_FAILURE"
+
+
+def stop_at_first_failure() -> bool:
+    return os.environ.get(STOP_AT_FIRST_FAILURE_ENV) == "1"
 
 
 def render_case(case: Case) -> Rendered:
@@ -74,4 +82,13 @@ def sweep(check: Callable[[Case, Rendered], Iterable[Finding]]) -> tuple[int, li
             checked += 1
             if not ok:
                 failed.append(f"{case.id}: {message}")
+                if stop_at_first_failure():
+                    return checked, failed
     return checked, failed
+
+
+def assert_sweep(checked: int, failed: list[str]) -> None:
+    """A sweep's verdict: it failed if any fact failed, and also if it found no fact to check at all (a
+    property of objects the render set never contains proves nothing)."""
+    assert checked > 0, "the sweep found nothing to check in the render set"
+    assert not failed, f"{len(failed)} of {checked} checks failed:\n" + "\n".join(failed[:40])

@@ -1,10 +1,10 @@
-"""The README values table, generated from values.yaml's helm-docs comments.
+"""The chart README's values table, generated from values.yaml's helm-docs comments (tools/chart_generate).
 
 Dialect (as helm-docs): `# -- description` directly above a key documents it; following `#` lines continue
 the description; `# -- (type) description` overrides the type; `# @default -- text` overrides the default
 shown. `## @section Name` or a `# ===== Name =====` banner starts a section. Keys inside list items are
 not documented separately. Types come from values.schema.json where it declares them, else from the
-default value.
+default value; a key the schema gives an enum lists its allowed values.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import yaml
 
 from vllm_plan.chart_values import dig
 
-START, END = "<!-- values-table:start -->", "<!-- values-table:end -->"
 KEY = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z0-9_.\"'/-]+):(\s|$)")
 DOC = re.compile(r"^\s*# -- (?:\((?P<type>[^)]+)\)\s*)?(?P<text>.*)$")
 DEFAULT = re.compile(r"^\s*# @default -- (?P<text>.*)$")
@@ -111,24 +110,24 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def rows(values_path: Path, schema_path: Path | None = None) -> list[Row]:
+def _allowed(schema_node: dict[str, Any] | None) -> str:
+    enum = (schema_node or {}).get("enum")
+    return " Allowed: " + ", ".join(f"`{json.dumps(v)}`" for v in enum) + "." if enum else ""
+
+
+def rows(values_path: Path, schema: dict[str, Any] | None = None) -> list[Row]:
+    """One row per documented key of values.yaml; `schema` (values.schema.json, parsed) adds types, enums."""
     text = values_path.read_text()
     values = yaml.safe_load(text) or {}
-    schema = json.loads(schema_path.read_text()) if schema_path and schema_path.is_file() else {}
     out = []
     for key, section, doc in documented_keys(text):
         if doc is None:
             continue
         value = dig(values, key)
+        node = _schema_node(schema or {}, key)
         default = doc.default or json.dumps(value, separators=(", ", ": "))
         out.append(
-            Row(
-                key,
-                doc.type or _type(value, _schema_node(schema, key)),
-                default,
-                " ".join(doc.lines),
-                section,
-            )
+            Row(key, doc.type or _type(value, node), default, " ".join(doc.lines) + _allowed(node), section)
         )
     return out
 
@@ -142,12 +141,3 @@ def table(all_rows: list[Row]) -> str:
             parts += ["", f"### {section}", "", "| Key | Type | Default | Description |", "|---|---|---|---|"]
         parts.append(f"| `{r.key}` | {r.type} | `{_cell(r.default)}` | {_cell(r.description)} |")
     return "\n".join(parts).strip() + "\n"
-
-
-def splice(readme: str, generated: str) -> str:
-    """README text with the block between the markers replaced by `generated`."""
-    if START not in readme or END not in readme:
-        raise ValueError(f"README lacks the {START} / {END} markers")
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{generated}{END}{tail}"

@@ -109,7 +109,7 @@ app.kubernetes.io/component: {{ . }}
 {{- join " " $keys }}
 {{- end }}
 
-{{/* Pools that get an autoscaler (all enabled pools when autoscaling is on). */}}
+{{/* Enabled pools as a JSON list (each gets a Deployment, a PDB and, unless autoscaling.mode is none, an autoscaler). */}}
 {{- define "vllm-inference.poolList" -}}
 {{- include "vllm-inference.enabledPools" . | splitList " " | compact | toJson }}
 {{- end }}
@@ -245,12 +245,13 @@ app_kubernetes_io_component: {{ include "vllm-inference.poolComponent" . }}
 - app.kubernetes.io/component
 {{- end }}
 
-{{/* --max-num-seqs in effect: the value, or vLLM's default (256; 1024 on >= 70 GiB non-A100 GPUs). */}}
+{{/* --max-num-seqs in effect: the value, or vLLM's default for gpu.type (files/sizing.yaml, from the catalogue). */}}
 {{- define "vllm-inference.maxNumSeqs" -}}
 {{- if not (kindIs "invalid" .Values.vllm.maxNumSeqs) }}
 {{- .Values.vllm.maxNumSeqs | int }}
-{{- else if has .Values.gpu.type (list "H100-80GB" "H200") }}1024
-{{- else }}256
+{{- else }}
+{{- $s := .Files.Get "files/sizing.yaml" | fromYaml }}
+{{- dig .Values.gpu.type "maxNumSeqs" $s.defaults.maxNumSeqs $s.gpus | int }}
 {{- end }}
 {{- end }}
 

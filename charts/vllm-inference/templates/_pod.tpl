@@ -2,42 +2,6 @@
 The one pod template every pool's Deployment renders. Call with (dict "root" $ "pool" "onDemand"|"spot").
 */}}
 
-{{/* vLLM arguments: model first (positional), then flags. */}}
-{{- define "vllm-inference.args" -}}
-{{- $root := .root }}
-{{- $v := $root.Values }}
-{{- $drain := include "vllm-inference.drain" . | fromJson }}
-{{- $args := list $v.model.name "--port" (toString $v.vllm.port) }}
-{{- with $v.model.servedModelName }}
-{{- $args = concat $args (list "--served-model-name") . }}
-{{- end }}
-{{- with $v.model.revision }}{{ $args = concat $args (list "--revision" .) }}{{ end }}
-{{- if not (kindIs "invalid" $v.model.maxModelLen) }}{{ $args = concat $args (list "--max-model-len" (toString ($v.model.maxModelLen | int))) }}{{ end }}
-{{- if ne $v.model.dtype "auto" }}{{ $args = concat $args (list "--dtype" $v.model.dtype) }}{{ end }}
-{{- with $v.model.quantization }}{{ $args = concat $args (list "--quantization" .) }}{{ end }}
-{{- if $v.model.trustRemoteCode }}{{ $args = append $args "--trust-remote-code" }}{{ end }}
-{{- $args = concat $args (list "--tensor-parallel-size" (toString ($v.vllm.tensorParallelSize | int))) }}
-{{- if not (kindIs "invalid" $v.vllm.maxNumSeqs) }}{{ $args = concat $args (list "--max-num-seqs" (toString ($v.vllm.maxNumSeqs | int))) }}{{ end }}
-{{- if not (kindIs "invalid" $v.vllm.gpuMemoryUtilization) }}{{ $args = concat $args (list "--gpu-memory-utilization" (toString $v.vllm.gpuMemoryUtilization)) }}{{ end }}
-{{- if eq (toString $v.vllm.prefixCaching) "true" }}{{ $args = append $args "--enable-prefix-caching" }}{{ end }}
-{{- if eq (toString $v.vllm.prefixCaching) "false" }}{{ $args = append $args "--no-enable-prefix-caching" }}{{ end }}
-{{- if not (kindIs "invalid" $v.vllm.blockSize) }}{{ $args = concat $args (list "--block-size" (toString ($v.vllm.blockSize | int))) }}{{ end }}
-{{- if $v.vllm.lora.enabled }}
-{{- $args = append $args "--enable-lora" }}
-{{- if not (kindIs "invalid" $v.vllm.lora.maxLoras) }}{{ $args = concat $args (list "--max-loras" (toString ($v.vllm.lora.maxLoras | int))) }}{{ end }}
-{{- if not (kindIs "invalid" $v.vllm.lora.maxLoraRank) }}{{ $args = concat $args (list "--max-lora-rank" (toString ($v.vllm.lora.maxLoraRank | int))) }}{{ end }}
-{{- with $v.vllm.lora.adapters }}
-{{- $args = append $args "--lora-modules" }}
-{{- range . }}{{ $args = append $args (printf "%s=%s" .name .path) }}{{ end }}
-{{- end }}
-{{- end }}
-{{- if gt ($drain.shutdown | int) 0 }}
-{{- $args = concat $args (list "--shutdown-timeout" (toString $drain.shutdown)) }}
-{{- end }}
-{{- $args = concat $args $v.vllm.extraArgs }}
-{{- toYaml $args }}
-{{- end }}
-
 {{/* Node selection of a pool: provider capacity labels + explicit labels + the pool's nodeSelector. */}}
 {{- define "vllm-inference.nodeSelector" -}}
 {{- $root := .root }}
@@ -113,6 +77,18 @@ mark only spot nodes (gke, aks), added to every required node selector term.
 {{- $_ := set $res "requests" $req }}
 {{- $_ := set $res "limits" $lim }}
 {{- toYaml $res }}
+{{- end }}
+
+{{/*
+One probe of the vLLM container, with its timing from probes.<startup|readiness|liveness>. All three ask
+/health on the server port: vLLM listens only once the model is loaded, and answers 503 when the engine is
+dead or, with a shutdown timeout, while it drains.
+*/}}
+{{- define "vllm-inference.probe" -}}
+httpGet:
+  path: /health
+  port: http
+{{ toYaml . }}
 {{- end }}
 
 {{/* The pod template of a pool. */}}
@@ -233,27 +209,10 @@ spec:
           sleep:
             seconds: {{ $drain.preStop }}
       {{- end }}
-      startupProbe:
-        httpGet:
-          path: /health
-          port: http
-        periodSeconds: {{ $v.probes.startup.periodSeconds }}
-        failureThreshold: {{ $v.probes.startup.failureThreshold }}
-        timeoutSeconds: {{ $v.probes.startup.timeoutSeconds }}
-      readinessProbe:
-        httpGet:
-          path: /health
-          port: http
-        periodSeconds: {{ $v.probes.readiness.periodSeconds }}
-        failureThreshold: {{ $v.probes.readiness.failureThreshold }}
-        timeoutSeconds: {{ $v.probes.readiness.timeoutSeconds }}
-      livenessProbe:
-        httpGet:
-          path: /health
-          port: http
-        periodSeconds: {{ $v.probes.liveness.periodSeconds }}
-        failureThreshold: {{ $v.probes.liveness.failureThreshold }}
-        timeoutSeconds: {{ $v.probes.liveness.timeoutSeconds }}
+      {{- range $probe := list "startup" "readiness" "liveness" }}
+      {{ $probe }}Probe:
+        {{- include "vllm-inference.probe" (index $v.probes $probe) | nindent 8 }}
+      {{- end }}
       securityContext:
         {{- toYaml $v.securityContext | nindent 8 }}
       volumeMounts:

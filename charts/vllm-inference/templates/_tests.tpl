@@ -1,30 +1,9 @@
 {{/*
-helm test pods: python3 (standard library only) against the Service. Call with
-(dict "root" $ "name" "models" "script" "<python source>"). The script gets BASE, MODEL and the helper
-functions below; VLLM_API_KEY comes from the same Secret as the server's when auth is on.
+A helm test pod: python3 (standard library only) against the Service, running files/tests/helmtest.py (BASE,
+MODEL, req()) followed by files/tests/<script> without its `from helmtest import` line. Both are real files
+that ruff lints. Call with (dict "root" $ "name" "chat-stream" "script" "chat_stream.py"). VLLM_API_KEY comes
+from the same Secret as the server's when auth is on.
 */}}
-{{- define "vllm-inference.testPrelude" -}}
-import json, os, sys, time, urllib.request, urllib.error
-BASE = os.environ["BASE_URL"]
-MODEL = os.environ["MODEL"]
-def req(path, body=None):
-    headers = {"Content-Type": "application/json"}
-    if os.environ.get("VLLM_API_KEY"):
-        headers["Authorization"] = "Bearer " + os.environ["VLLM_API_KEY"]
-    data = json.dumps(body).encode() if body is not None else None
-    deadline = time.time() + 120
-    while True:
-        try:
-            return urllib.request.urlopen(urllib.request.Request(BASE + path, data=data, headers=headers), timeout=120)
-        except urllib.error.HTTPError as err:
-            if err.code not in (502, 503) or time.time() > deadline:
-                sys.exit(f"{path}: HTTP {err.code}: {err.read()[:300]!r}")
-        except OSError as err:
-            if time.time() > deadline:
-                sys.exit(f"{path}: {err}")
-        time.sleep(3)
-{{- end }}
-
 {{- define "vllm-inference.testPod" -}}
 {{- $root := .root }}
 {{- $v := $root.Values }}
@@ -72,8 +51,8 @@ spec:
         - python3
         - -c
         - |
-          {{- include "vllm-inference.testPrelude" $root | nindent 10 }}
-          {{- .script | nindent 10 }}
+          {{- $source := printf "%s\n%s" ($root.Files.Get "files/tests/helmtest.py") ($root.Files.Get (printf "files/tests/%s" .script)) }}
+          {{- regexReplaceAll "(?m)^ +$" (regexReplaceAll "(?m)^from helmtest import .*\n" $source "" | nindent 10) "" }}
       env:
         - name: BASE_URL
           value: {{ printf "http://%s.%s.svc:%v" (include "vllm-inference.fullname" $root) $root.Release.Namespace $v.service.port | quote }}
