@@ -1,22 +1,21 @@
-# The local Kubernetes cluster with simulated GPU node pools (hack/cluster, deploy/, docs/cluster.md).
+# The local Kubernetes cluster with simulated GPU node pools (hack/cluster, deploy/, docs/cluster.md): the
+# cluster tier, the only one that builds Kubernetes (tools-cluster).
 .PHONY: lint-cluster cluster-binaries cluster-images cluster-up cluster-down demo e2e-cluster
 LINT_TARGETS += lint-cluster
 E2E_TARGETS += e2e-cluster
 
-CLUSTER_SCRIPTS := $(wildcard hack/*.sh hack/cluster/*.sh)
-
-lint-cluster: ## Syntax of the cluster scripts (bash -n) and yamllint of the kwok and deploy manifests
-	@for f in $(CLUSTER_SCRIPTS); do bash -n "$$f" || exit 1; done
+lint-cluster: ## shellcheck over every script, yamllint over deploy/
+	@bash hack/verify-shellcheck.sh
 	@yamllint -s deploy && echo "lint-cluster: ok"
 
 CLUSTER_KUBECONFIG := $(ROOT)/build/cluster/kubeconfig
 
 cluster-binaries: ## Build Kubernetes, etcd, kwok, CoreDNS from the Go module proxy (cached by version)
-	@bash hack/cluster/install-packages.sh
+	@bash hack/install-packages.sh cluster
 	@bash hack/cluster/build-binaries.sh
 
-cluster-images: ## Build the pause and simulator images without a registry (cached by content)
-	@bash hack/cluster/install-packages.sh
+cluster-images: tools ## Build the pause and simulator images without a registry (cached by content)
+	@bash hack/install-packages.sh cluster
 	@bash hack/build-images.sh
 
 cluster-up: tools ## Start the local cluster (control plane, real GPU node, kwok pools); writes build/cluster/kubeconfig

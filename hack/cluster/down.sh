@@ -77,7 +77,7 @@ remove_cgroups() {
   local c
   # kubepods: the kubelet's; k8s.io: containers run with ctr in the k8s.io namespace.
   for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/k8s.io; do
-    [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    if [[ -d $c ]]; then find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
 }
 
@@ -92,9 +92,9 @@ network_cleanup() {
   fi
   if command -v iptables >/dev/null; then
     while iptables -w -D INPUT -j "$IPT_CHAIN" 2>/dev/null; do :; done
-    iptables -w -F "$IPT_CHAIN" 2>/dev/null && iptables -w -X "$IPT_CHAIN" 2>/dev/null || true
+    if iptables -w -F "$IPT_CHAIN" 2>/dev/null; then iptables -w -X "$IPT_CHAIN" 2>/dev/null || true; fi
     # kube-proxy's own cleanup removes every KUBE-* chain and jump it made.
-    [[ -x $K8S_BIN/kube-proxy ]] && "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+    if [[ -x $K8S_BIN/kube-proxy ]]; then "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
     # What kubelet (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT) and the CNI portmap plugin
     # (CNI-HOSTPORT-*, CNI-DN-*) leave behind: no other Kubernetes runs on this host, so every KUBE-*/CNI-*
     # chain is this cluster's. Jumps to them first, then the chains.

@@ -1,6 +1,7 @@
 # Shared settings of the local cluster, sourced by the scripts in hack/cluster/ (not executable on its own).
 # Every address, range and path the cluster uses is defined here once.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # settings for the scripts that source this file, which shellcheck checks one by one
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../versions.env

@@ -20,10 +20,8 @@ mkdir -p "$STATE" "$LOGS" "$PIDS" "$RUN_DIR"
 printf '%s\n' "$STATE" >"$OWNER_FILE"
 
 prepare() {
-  step "packages (apt), binaries (Go module proxy), images (no registry)"
-  bash "$HERE/install-packages.sh"
-  bash "$HERE/build-binaries.sh"
-  bash "$ROOT/hack/build-images.sh"
+  step "cluster tier tools: packages (apt), binaries (Go module proxy), kubectl, images (no registry)"
+  bash "$ROOT/hack/install-tools.sh" cluster
   bash "$HERE/pki.sh"
 }
 
