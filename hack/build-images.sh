@@ -88,10 +88,10 @@ base_rootfs() {
 # Keyed by the packaged sources (src/), pyproject.toml, EXTRA and this script.
 python_image() {
   local name=$1 extra=$2; shift 2
-  local sources archive
-  sources=$(cd "$ROOT" && find pyproject.toml src -type f \( -name '*.py' -o -name '*.yaml' \
+  local sources=() archive
+  mapfile -t sources < <(cd "$ROOT" && find pyproject.toml src -type f \( -name '*.py' -o -name '*.yaml' \
     -o -name '*.json' -o -name '*.toml' -o -name '*.proto' \) -not -path '*/__pycache__/*' | sort)
-  archive="$OUT/$name-$(cd "$ROOT" && printf '%s\n' "$extra $BASE_PACKAGES" | key - $sources).oci.tar"
+  archive="$OUT/$name-$(cd "$ROOT" && printf '%s\n' "$extra $BASE_PACKAGES" | key - "${sources[@]}").oci.tar"
   if [[ ! -f $archive ]]; then
     local base; base=$(base_rootfs)
     log "$name: building (pip install of vllm-inference[$extra] into the Debian base)"
@@ -103,16 +103,16 @@ python_image() {
     # Python; the chroot installs them offline.
     pyver=$(chroot "$rootfs" python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
     cp "$ROOT/pyproject.toml" "$src/"
-    (cd "$ROOT" && printf '%s\n' $sources | grep '^src/' | tar -cf - -T -) | tar -C "$src" -xf -
+    (cd "$ROOT" && printf '%s\n' "${sources[@]}" | grep '^src/' | tar -cf - -T -) | tar -C "$src" -xf -
     "$PIP" wheel --quiet --no-deps -w "$wheels" "$src" >&2
     wheel=$(cd "$wheels" && ls vllm_inference-*.whl)
     "$PIP" download --quiet --only-binary=:all: --python-version "$pyver" --platform manylinux2014_x86_64 \
-      --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d "$wheels" "$wheels/$wheel[$extra]" >&2
+      --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d "$wheels" "$wheels/${wheel}[$extra]" >&2
     mkdir -p "$rootfs/tmp/wheels" && cp "$wheels"/*.whl "$rootfs/tmp/wheels/"
     chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
       PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 sh -euc "
         python3 -m venv /opt/venv
-        /opt/venv/bin/pip install --quiet --no-index --find-links /tmp/wheels '/tmp/wheels/$wheel[$extra]'
+        /opt/venv/bin/pip install --quiet --no-index --find-links /tmp/wheels '/tmp/wheels/${wheel}[$extra]'
         rm -rf /tmp/wheels /root/.cache
         printf '#!/bin/sh\n# vLLM command line, served by the simulator.\nexec /opt/venv/bin/vllm-sim \"\$@\"\n' \
           >/usr/local/bin/vllm
@@ -144,6 +144,6 @@ build_device_plugin() {
 main() {
   local what=("$@"); [[ ${#what[@]} -gt 0 ]] || what=(pause sim device_plugin)
   local w; for w in "${what[@]}"; do "build_$w"; done
-  log "ok: $(cd "$OUT" && ls -1 ./*.oci.tar | tr '\n' ' ')"
+  log "ok: $(find "$OUT" -maxdepth 1 -name '*.oci.tar' -printf '%f\n' | sort | tr '\n' ' ')"
 }
 main "$@"

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Installs the lint/unit toolchain from package registries only (Go module proxy, PyPI).
-# Each tool is built once into a version-keyed cache outside the repo and linked into .tools/bin/.
+# Installs a tier's toolchain from package registries only (Go module proxy, PyPI, Debian apt). Each tool is
+# built once into a version-keyed cache outside the repo and linked into .tools/bin/.
+#   install-tools.sh [python helm ct crds shellcheck]   the lint and unit tier (default: all five); no
+#                                                       Kubernetes build
+#   install-tools.sh cluster                            the cluster tier: Debian packages, Kubernetes, etcd,
+#                                                       kwok, CoreDNS, kubectl, images (hack/cluster/)
 # Idempotent: a second run finds the cache and only refreshes links.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=versions.env
-source "$ROOT/hack/versions.env"
-CACHE="${VLLM_INFERENCE_CACHE:-$HOME/.cache/vllm-inference}"
+# Versions (hack/versions.env), the cache and the cluster's binary paths.
+# shellcheck source=cluster/env.sh
+source "$ROOT/hack/cluster/env.sh"
 BIN="$ROOT/.tools/bin"
 SHARE="$ROOT/.tools/share"
 mkdir -p "$CACHE" "$BIN" "$SHARE"
 export GOFLAGS="${GOFLAGS:-} -mod=mod" GOTOOLCHAIN=local CGO_ENABLED=0
 
 log() { printf '[tools] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
 
 # module_dir MODULE@VERSION -> prints the extracted (read-only) module directory.
 module_dir() {
@@ -72,11 +77,24 @@ install_crds() {
   install -m 0644 "$gw"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$dest/gateway-api/"
 }
 
-# kubectl comes from the same `go build` as the local cluster's Kubernetes binaries (k8s.io/kubernetes at
-# KUBERNETES_VERSION), so one cold build serves both and the client matches the cluster.
-install_kubectl() {
-  bash "$ROOT/hack/cluster/build-binaries.sh" kubernetes
-  ln -sfn "$CACHE/kubernetes-$KUBERNETES_VERSION/bin/kubectl" "$BIN/kubectl"
+# The shellcheck of Debian, at the version hack/versions.env pins (its findings change between releases).
+install_shellcheck() {
+  bash "$ROOT/hack/install-packages.sh" lint
+  local v; v=$(/usr/bin/shellcheck --version | awk '$1 == "version:" {print $2}')
+  [[ $v == "$SHELLCHECK_VERSION" ]] ||
+    die "shellcheck $v is installed, hack/versions.env pins SHELLCHECK_VERSION=$SHELLCHECK_VERSION: install that version or change the pin"
+  ln -sfn /usr/bin/shellcheck "$BIN/shellcheck"
+}
+
+# The cluster tier. kubectl comes from the same `go build` as the local cluster's Kubernetes binaries
+# (k8s.io/kubernetes at KUBERNETES_VERSION), so the client matches the cluster; the images install the
+# products from this checkout with the venv's pip.
+install_cluster() {
+  install_python
+  bash "$ROOT/hack/install-packages.sh" cluster
+  bash "$ROOT/hack/cluster/build-binaries.sh"
+  ln -sfn "$KUBECTL" "$BIN/kubectl"
+  bash "$ROOT/hack/build-images.sh"
 }
 
 install_python() {
@@ -86,7 +104,7 @@ install_python() {
     log "creating .venv from pyproject.toml"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --upgrade pip
-    "$venv/bin/pip" install --quiet --cache-dir "$CACHE/pip" -e "$ROOT[dev]"
+    "$venv/bin/pip" install --quiet --cache-dir "$CACHE/pip" -e "${ROOT}[dev]"
     rm -f "$venv"/.stamp-* && touch "$venv/.stamp-$stamp"
   fi
   # ct shells out to yamllint and yamale: expose the venv's copies next to it.
@@ -95,9 +113,12 @@ install_python() {
 }
 
 main() {
-  command -v go >/dev/null || { echo "[tools] error: go is required (Go module proxy builds)" >&2; exit 1; }
-  local what=("$@"); [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds kubectl)
+  command -v go >/dev/null || die "go is required (Go module proxy builds)"
+  local what=("$@") w; [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds shellcheck)
+  for w in "${what[@]}"; do
+    [[ $(type -t "install_$w") == function ]] || die "unknown tool '$w' (python helm ct crds shellcheck, or cluster)"
+  done
   for w in "${what[@]}"; do "install_$w"; done
-  log "ok: $(ls "$BIN" | tr '\n' ' ')"
+  log "ok: $(find "$BIN" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' ')"
 }
 main "$@"

@@ -32,7 +32,7 @@ examples-check: ## Fail when examples/rendered/ differs from what the presets re
 	@$(PY) -m chart_harness.examples --check
 
 test-chart: ## Chart render tier only: matrix, schemas, invariants, toggles, helm 3 vs 4, examples, bad inputs
-	@$(PYTEST) -m unit -n 2 -q tests/chart
+	@$(PYTEST) -m unit $(XDIST) -q tests/chart
 
 bench-chart: ## Renders/s (helm 4 and 3), validations/s, and the wall time of the unit tier, vs the baseline
 	@$(PY) benchmarks/chart_bench.py

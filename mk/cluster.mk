@@ -1,36 +1,35 @@
-# The local Kubernetes cluster with simulated GPU node pools (hack/cluster, deploy/, docs/cluster.md).
+# The local Kubernetes cluster with simulated GPU node pools (hack/cluster, deploy/, docs/cluster.md): the
+# cluster tier, the only one that builds Kubernetes (tools-cluster).
 .PHONY: lint-cluster cluster-binaries cluster-images cluster-up cluster-down demo e2e-cluster
 LINT_TARGETS += lint-cluster
 E2E_TARGETS += e2e-cluster
 
-CLUSTER_SCRIPTS := $(wildcard hack/*.sh hack/cluster/*.sh)
-
-lint-cluster: ## Syntax of the cluster scripts (bash -n) and yamllint of the kwok and deploy manifests
-	@for f in $(CLUSTER_SCRIPTS); do bash -n "$$f" || exit 1; done
+lint-cluster: ## shellcheck over every script, ruff over hack/'s Python, yamllint over deploy/
+	@bash hack/verify-shellcheck.sh
+	@ruff check hack && ruff format --check hack
 	@yamllint -s deploy && echo "lint-cluster: ok"
 
 CLUSTER_KUBECONFIG := $(ROOT)/build/cluster/kubeconfig
 
 cluster-binaries: ## Build Kubernetes, etcd, kwok, CoreDNS from the Go module proxy (cached by version)
-	@bash hack/cluster/install-packages.sh
+	@bash hack/install-packages.sh cluster
 	@bash hack/cluster/build-binaries.sh
 
-cluster-images: ## Build the pause and simulator images without a registry (cached by content)
-	@bash hack/cluster/install-packages.sh
+cluster-images: tools ## Build the pause and simulator images without a registry (cached by content)
+	@bash hack/install-packages.sh cluster
 	@bash hack/build-images.sh
 
 cluster-up: tools ## Start the local cluster (control plane, real GPU node, kwok pools); writes build/cluster/kubeconfig
 	@bash hack/cluster/up.sh
 
-cluster-down: ## Stop the local cluster and remove its processes, mounts, namespaces, bridge and rules
+cluster-down: ## Stop the local cluster; remove only what it created (processes, mounts, netns, chains, bridge)
 	@bash hack/cluster/down.sh
 
 demo: cluster-up ## Local cluster + helm install (values/local-sim.yaml) + a chat completion through the Service
 	@bash hack/cluster/demo.sh
 
-# The e2e tier: cluster up, tests, cluster down even when a test fails (the tests' status is kept).
-# One run at a time per host (flock): two runs would share the host-wide cluster.
-e2e-cluster: tools ## End-to-end tests on the local cluster (brings it up, runs tests/e2e, tears it down)
-	@mkdir -p /run/lock; flock -w 1200 /run/lock/vllm-inference-e2e.lock bash -c '\
-	  rc=0; bash hack/cluster/up.sh && KUBECONFIG=$(CLUSTER_KUBECONFIG) $(PYTEST) -q tests/e2e || rc=$$?; \
-	  bash hack/cluster/down.sh || true; exit $$rc'
+# The e2e tier: cluster up, tests, cluster down even when a test fails (the tests' status is kept), then the
+# teardown check (hack/cluster/e2e.sh). One run at a time per host (flock): two would share the cluster.
+e2e-cluster: tools ## End-to-end tests on the local cluster (up, tests/e2e, down, check that down removed only ours)
+	@mkdir -p /run/lock; flock -w 1200 /run/lock/vllm-inference-e2e.lock \
+	  bash hack/cluster/e2e.sh $(PYTEST) -q tests/e2e

@@ -3,7 +3,7 @@
 BENCH_TARGETS += bench-sim
 
 test-sim: ## Simulator tests only (memory model, engine fidelity, CLI, API, metrics, shutdown, control)
-	@$(PYTEST) -m unit -n 2 -q tests/sim
+	@$(PYTEST) -m unit $(XDIST) -q tests/sim
 
 bench-sim: ## One simulator process on one core: concurrent streams, streamed tokens/s, p99 added latency
 	@$(PY) benchmarks/sim_bench.py

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the local cluster's binaries from the Go module proxy alone, cached by version outside the repo:
+# Builds the local cluster's binaries (the cluster tier: `make lint`/`make unit` never run this) from the Go
+# module proxy alone, cached by version outside the repo:
 #   $CACHE/kubernetes-<v>/bin: kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy
 #   $CACHE/etcd-<v>/bin:       etcd
-#   $CACHE/kwok-<v>/bin:       kwok kwokctl
+#   $CACHE/kwok-<v>/bin:       kwok (the controller only: we run our own control plane, docs/cluster.md)
 #   $CACHE/coredns-<v>/bin:    coredns (cluster DNS, run on the host)
 # Idempotent: a component whose binaries exist is skipped. Each cold build records its wall time and peak RSS
 # (GNU time -v) in $CACHE/<name>-<v>/build-time.txt.
@@ -18,14 +19,6 @@ log() { printf '[build-binaries] %s\n' "$*" >&2; }
 # timed OUTFILE CMD...: run CMD under GNU time, append its wall time and peak RSS to OUTFILE.
 timed() {
   local out=$1; shift
-  if [[ ! -x /usr/bin/time ]]; then
-    # GNU time comes with install-packages.sh; `make tools` builds kubectl before that: record wall time only.
-    local start=$SECONDS
-    "$@"
-    printf '%s %s\n\tElapsed (wall clock) time: %ss (no GNU time: no RSS)\n' "$(date -u +%FT%TZ)" "$*" \
-      "$((SECONDS - start))" >>"$out"
-    return
-  fi
   local tfile; tfile=$(mktemp)
   if ! /usr/bin/time -v -o "$tfile" "$@"; then
     cat "$tfile" >&2; rm -f "$tfile"; return 1
@@ -146,15 +139,15 @@ func main() { coremain.Run() }
 EOF
 }
 
-# kwok's module has no replace directives, so plain `go install` works.
+# kwok's module has no replace directives, so plain `go install` works. Only the kwok controller: kwokctl
+# (which would run the control plane) is not built, see docs/cluster.md.
 build_kwok() {
   local v=$KWOK_VERSION dir=${KWOK_BIN%/bin}
-  if [[ -x "$dir/bin/kwok" && -x "$dir/bin/kwokctl" ]]; then log "kwok $v: cached in $dir/bin"; return; fi
-  log "kwok $v: building kwok, kwokctl"
+  if [[ -x "$dir/bin/kwok" ]]; then log "kwok $v: cached in $dir/bin"; return; fi
+  log "kwok $v: building kwok"
   mkdir -p "$dir/bin"
   GOBIN="$dir/bin" timed "$dir/build-time.txt" nice -n 10 go install -trimpath \
-    -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${v#v}" \
-    "sigs.k8s.io/kwok/cmd/kwok@$v" "sigs.k8s.io/kwok/cmd/kwokctl@$v"
+    -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${v#v}" "sigs.k8s.io/kwok/cmd/kwok@$v"
 }
 
 main() {

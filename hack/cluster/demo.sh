@@ -19,7 +19,7 @@ CURRENT_STEP=start
 PF_PID=""
 cleanup() {
   local rc=$?
-  [[ -n $PF_PID ]] && kill "$PF_PID" 2>/dev/null || true
+  if [[ -n $PF_PID ]]; then kill "$PF_PID" 2>/dev/null || true; fi
   ((rc == 0)) || printf '[demo] error: demo failed at step: %s\n' "$CURRENT_STEP" >&2
 }
 trap cleanup EXIT

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Tears the local cluster down: stops every process cluster-up started (by recorded PID), kills the pods'
-# containers, removes their mounts and network namespaces, the bridge, the iptables rules, kubelet state and
-# the cluster's etcd data. Keeps certificates, logs and containerd's image store (build/cluster) so the next
-# cluster-up is fast. Safe to run twice, or on a half-started cluster.
+# Tears the local cluster down, removing only what it created: every process cluster-up started (by recorded
+# PID), the pods' containers, mounts and network namespaces, the iptables chains and rules that appeared since
+# cluster-up's snapshot under our components' names, the bridge, the sysctls it set (unless changed since),
+# the cgroups it created, the kubelet's state and the cluster's etcd data (ledger.sh says what is recorded).
+# Keeps certificates, logs and containerd's image store (build/cluster) so the next cluster-up is fast.
+# Safe to run twice, or on a half-started cluster.
 set -euo pipefail
 HERE="$(dirname "${BASH_SOURCE[0]}")"
 source "$HERE/env.sh"
 source "$HERE/proc.sh"
+source "$HERE/ledger.sh"
 
 [[ $(id -u) -eq 0 ]] || die "cluster-down needs root"
 if other=$(foreign_owner); then
@@ -63,59 +66,66 @@ unmount_under() {
   done
 }
 
+# The pods' network namespaces: those our containerd named (read before it stopped) and every one under its
+# state directory (netns_mounts_under_state_dir). /run/netns, shared with other runtimes, is never swept.
 remove_netns() {
   local ns
-  # containerd was already gone: its CRI names sandbox namespaces cni-<uuid> (the only CRI runtime here).
-  [[ -n $NETNS ]] || NETNS=$(find /run/netns -maxdepth 1 -name 'cni-*' 2>/dev/null || true)
-  for ns in $NETNS; do
+  for ns in $NETNS $(find "$NETNS_DIR" -mindepth 1 -maxdepth 1 2>/dev/null); do
     umount "$ns" 2>/dev/null || true
     rm -f "$ns"
   done
 }
 
+# cgroups: only those the ledger says did not exist before our kubelet started (kubepods is a shared name).
 remove_cgroups() {
   local c
-  # kubepods: the kubelet's; k8s.io: containers run with ctr in the k8s.io namespace.
-  for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/k8s.io; do
-    [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  while read -r c; do
+    if [[ -d $c ]]; then find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
+  done < <(ledger_entries cgroup)
+}
+
+# Directories outside our own that cluster-up created (the kubelet's fixed device-plugin directory).
+remove_dirs() {
+  local d
+  while read -r d; do
+    rm -rf "$d"
+  done < <(ledger_entries dir)
+}
+
+# Kernel parameters go back to the host's value unless something else changed them since cluster-up.
+restore_sysctls() {
+  local key orig ours now
+  while read -r key orig ours; do
+    now=$(sysctl -n "$key" 2>/dev/null) || continue
+    if [[ $now == "$ours" && $orig != "$ours" ]]; then
+      sysctl -qw "$key=$orig"
+      log "sysctl $key: back to $orig"
+    elif [[ $now != "$ours" ]]; then
+      log "sysctl $key: $now, set by something else since cluster-up: left as is"
+    fi
+  done < <(ledger_entries sysctl)
+}
+
+# The kubelet's /var/log/containers links to our pods' logs (the directory is the kubelet's fixed one).
+remove_log_links() {
+  local link
+  for link in /var/log/containers/*.log; do
+    [[ -L $link && $(readlink "$link") == "$POD_LOGS"/* ]] && rm -f "$link"
   done
+  return 0
 }
 
 network_cleanup() {
-  if [[ -f $STATE/sysctl.orig ]]; then
-    sysctl -q -p "$STATE/sysctl.orig" >/dev/null 2>&1 || true
-    rm -f "$STATE/sysctl.orig"
+  if command -v iptables >/dev/null; then
+    # Exactly the chains and rules that appeared since cluster-up's snapshot under the names our components
+    # use (netfilter.py); chains that were there before, another Kubernetes's included, stay.
+    python3 "$NETFILTER" teardown "$LEDGER/netfilter" >&2 || log "netfilter: some lines could not be removed (above)"
   fi
   if ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link delete "$BRIDGE"
     log "bridge $BRIDGE removed"
   fi
-  if command -v iptables >/dev/null; then
-    while iptables -w -D INPUT -j "$IPT_CHAIN" 2>/dev/null; do :; done
-    iptables -w -F "$IPT_CHAIN" 2>/dev/null && iptables -w -X "$IPT_CHAIN" 2>/dev/null || true
-    # kube-proxy's own cleanup removes every KUBE-* chain and jump it made.
-    [[ -x $K8S_BIN/kube-proxy ]] && "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
-    # What kubelet (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT) and the CNI portmap plugin
-    # (CNI-HOSTPORT-*, CNI-DN-*) leave behind: no other Kubernetes runs on this host, so every KUBE-*/CNI-*
-    # chain is this cluster's. Jumps to them first, then the chains.
-    local ipt table chain
-    for ipt in iptables ip6tables; do
-      command -v "$ipt" >/dev/null || continue
-      for table in filter nat mangle; do
-        "$ipt" -w -t "$table" -S 2>/dev/null | awk '$1 == "-A" && $0 ~ / -j (KUBE|CNI)-/' |
-          while read -r rule; do
-            # iptables -S quotes comments shell-style: eval keeps them one argument.
-            eval "$ipt -w -t $table ${rule/-A/-D}" 2>/dev/null || true
-          done
-        for chain in $("$ipt" -w -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE|CNI)-/ {print $2}'); do
-          "$ipt" -w -t "$table" -F "$chain" 2>/dev/null || true
-        done
-        for chain in $("$ipt" -w -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE|CNI)-/ {print $2}'); do
-          "$ipt" -w -t "$table" -X "$chain" 2>/dev/null || true
-        done
-      done
-    done
-  fi
+  restore_sysctls
 }
 
 main() {
@@ -133,10 +143,12 @@ main() {
   stop_proc kube-apiserver 15
   stop_proc etcd 10
   remove_netns
-  unmount_under "$KUBELET_ROOT" "$RUN_DIR" "$CONTAINERD_ROOT"
+  unmount_under "$VAR_DIR" "$RUN_DIR" "$CONTAINERD_ROOT"
   remove_cgroups
   network_cleanup
-  rm -rf "$KUBELET_ROOT" "$RUN_DIR" "$STATE/etcd"
-  log "cluster down: no process, mount, namespace, bridge or rule of the local cluster is left"
+  remove_log_links
+  remove_dirs
+  rm -rf "$VAR_DIR" "$RUN_DIR" "$STATE/etcd"
+  log "cluster down: no process, mount, namespace, bridge, rule or cgroup of the local cluster is left"
 }
 main "$@"

@@ -1,6 +1,7 @@
 # Shared settings of the local cluster, sourced by the scripts in hack/cluster/ (not executable on its own).
 # Every address, range and path the cluster uses is defined here once.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # settings for the scripts that source this file, which shellcheck checks one by one
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../versions.env
@@ -15,16 +16,27 @@ COREDNS_PLUGINS_REV=p2 # revision of the plugin set compiled in (build-binaries.
 COREDNS_BIN="$CACHE/coredns-$COREDNS_VERSION-$COREDNS_PLUGINS_REV/bin"
 KUBECTL="$K8S_BIN/kubectl"
 
-# State: files under build/cluster (gitignored); sockets and runtime state under /run.
+# State: files under build/cluster (gitignored); sockets and runtime state under /run/vllm-inference; the
+# kubelet's state under /var/lib/vllm-inference. Both host directories are named for this project, so
+# cluster-down removes them whole and never a directory another Kubernetes (k3s: /var/lib/kubelet) uses.
 STATE="$ROOT/build/cluster"
 KUBECONFIG_FILE="$STATE/kubeconfig"
 PKI="$STATE/pki"
 LOGS="$STATE/logs"
+POD_LOGS="$LOGS/pods" # the kubelet's podLogsDir: kept after cluster-down like the components' logs
 PIDS="$STATE/pids"
 RUN_DIR=/run/vllm-inference
+LEDGER="$RUN_DIR/ledger" # what cluster-up created under shared names (ledger.sh)
 CONTAINERD_SOCK="$RUN_DIR/containerd/containerd.sock"
+CONTAINERD_STATE="$RUN_DIR/containerd/state"
+# The pods' network namespaces (netns_mounts_under_state_dir): under our state, never /run/netns.
+NETNS_DIR="$CONTAINERD_STATE/io.containerd.grpc.v1.cri/netns"
 CONTAINERD_ROOT="$STATE/containerd"
-KUBELET_ROOT=/var/lib/kubelet # fixed: device plugins register at $KUBELET_ROOT/device-plugins/kubelet.sock
+VAR_DIR=/var/lib/vllm-inference
+KUBELET_ROOT="$VAR_DIR/kubelet" # the kubelet's --root-dir and --cert-dir parent
+# Fixed by the kubelet whatever its --root-dir (deviceplugin/v1beta1 DevicePluginPath): device plugins
+# register at $DEVICE_PLUGIN_DIR/kubelet.sock. cluster-up records whether it created it (ledger.sh).
+DEVICE_PLUGIN_DIR=/var/lib/kubelet/device-plugins
 
 # Network: pods and services in 198.18.0.0/15 only. The bridge gateway is the real node's address (a kubelet
 # refuses a loopback node IP); control-plane components listen on 127.0.0.1 only.
@@ -36,7 +48,7 @@ KWOK_NODE_IP=198.18.1.1    # address reported by the simulated (kwok) nodes; not
 KWOK_POD_CIDR=198.18.2.0/24 # addresses kwok gives the pods it simulates
 CLUSTER_DNS_IP=$BRIDGE_IP   # CoreDNS runs on the host, on the bridge address
 CLUSTER_DOMAIN=cluster.local
-IPT_CHAIN=VLLM-INFERENCE-INPUT # our own iptables rules live in this chain only
+IPT_CHAIN=VLLM-INFERENCE-INPUT # our own iptables rules live in this chain only (netfilter.py: OWN_PREFIXES)
 
 ETCD_PORT=12379
 ETCD_PEER_PORT=12380
@@ -72,7 +84,7 @@ pid_alive() {
 kctl() { "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
 # One local cluster per host: /run/vllm-inference/owner names the checkout whose cluster holds the host-wide
-# pieces (ports, bridge, /var/lib/kubelet). foreign_owner prints that checkout's state dir when it is another
+# pieces (ports, bridge, $RUN_DIR, $VAR_DIR). foreign_owner prints that checkout's state dir when it is another
 # checkout and one of its processes still runs.
 OWNER_FILE="$RUN_DIR/owner"
 foreign_owner() {

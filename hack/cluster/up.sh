@@ -7,6 +7,7 @@ set -euo pipefail
 HERE="$(dirname "${BASH_SOURCE[0]}")"
 source "$HERE/env.sh"
 source "$HERE/proc.sh"
+source "$HERE/ledger.sh"
 
 step() { printf '\n[cluster] == %s\n' "$*" >&2; CURRENT_STEP=$*; }
 CURRENT_STEP=start
@@ -18,22 +19,20 @@ if other=$(foreign_owner); then
 fi
 mkdir -p "$STATE" "$LOGS" "$PIDS" "$RUN_DIR"
 printf '%s\n' "$STATE" >"$OWNER_FILE"
+ledger_open
 
 prepare() {
-  step "packages (apt), binaries (Go module proxy), images (no registry)"
-  bash "$HERE/install-packages.sh"
-  bash "$HERE/build-binaries.sh"
-  bash "$ROOT/hack/build-images.sh"
+  step "cluster tier tools: packages (apt), binaries (Go module proxy), kubectl, images (no registry)"
+  bash "$ROOT/hack/install-tools.sh" cluster
   bash "$HERE/pki.sh"
 }
 
 network() {
   step "host network: forwarding, bridge $BRIDGE ($BRIDGE_IP), iptables chain $IPT_CHAIN"
-  # The host's values are kept once, for cluster-down to restore.
-  [[ -f $STATE/sysctl.orig ]] || sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables \
-    >"$STATE/sysctl.orig" 2>/dev/null || true
-  sysctl -qw net.ipv4.ip_forward=1
-  sysctl -qw net.bridge.bridge-nf-call-iptables=1 || true
+  # Before the first rule of ours, kubelet's, kube-proxy's or portmap's: the tables cluster-down returns to.
+  netfilter_snapshot
+  set_sysctl net.ipv4.ip_forward 1
+  set_sysctl net.bridge.bridge-nf-call-iptables 1
   # The bridge exists before the first pod so the kubelet, CoreDNS and kube-proxy can use its address.
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
@@ -140,7 +139,7 @@ EOF
   cat >"$STATE/containerd.toml" <<EOF
 version = 2
 root = "$CONTAINERD_ROOT"
-state = "$RUN_DIR/containerd/state"
+state = "$CONTAINERD_STATE"
 [grpc]
   address = "$CONTAINERD_SOCK"
 [ttrpc]
@@ -151,6 +150,8 @@ state = "$RUN_DIR/containerd/state"
   address = ""
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # Pod network namespaces under our state ($NETNS_DIR) rather than /run/netns, which other runtimes share.
+  netns_mounts_under_state_dir = true
   # Without CAP_SYS_RESOURCE (as in this VM) a negative oom_score_adj kills runc's init: clamp it instead.
   restrict_oom_score_adj = $RESTRICT_OOM
   [plugins."io.containerd.grpc.v1.cri".cni]
@@ -172,7 +173,12 @@ EOF
 
 kubelet() {
   step "real GPU worker: kubelet $REAL_NODE ($BRIDGE_IP), kube-proxy"
-  mkdir -p "$KUBELET_ROOT"
+  record_new_dir "$DEVICE_PLUGIN_DIR"
+  mkdir -p "$KUBELET_ROOT" "$DEVICE_PLUGIN_DIR"
+  # Pod logs of an earlier cluster: the kubelet only collects those of pods it knows.
+  pid_alive kubelet || rm -rf "$POD_LOGS"
+  mkdir -p "$POD_LOGS"
+  record_new_cgroup kubepods
   cat >"$STATE/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -194,6 +200,7 @@ authorization:
   mode: AlwaysAllow
 clusterDNS: [$CLUSTER_DNS_IP]
 clusterDomain: $CLUSTER_DOMAIN
+podLogsDir: $POD_LOGS
 registerWithTaints:
 - key: gpu
   value: "true"
@@ -218,7 +225,8 @@ EOF
     "vllm-inference.local/pool=gpu-on-demand"
   )
   start_proc kubelet "$K8S_BIN/kubelet" --config "$STATE/kubelet.yaml" --kubeconfig "$KUBECONFIG_FILE" \
-    --hostname-override "$REAL_NODE" --node-ip "$BRIDGE_IP" --node-labels "$(IFS=,; echo "${labels[*]}")"
+    --root-dir "$KUBELET_ROOT" --cert-dir "$KUBELET_ROOT/pki" --hostname-override "$REAL_NODE" \
+    --node-ip "$BRIDGE_IP" --node-labels "$(IFS=,; echo "${labels[*]}")"
   wait_for "node $REAL_NODE Ready" 120 \
     kctl wait --for=condition=Ready "node/$REAL_NODE" --timeout=1s
 
@@ -233,7 +241,7 @@ device_plugin() {
   step "fake GPU device plugin: $REAL_NODE_GPUS x nvidia.com/gpu ($REAL_NODE_GPU_TYPE)"
   start_proc gpu-device-plugin "$ROOT/.venv/bin/python" -m gpu_device_plugin \
     --count "$REAL_NODE_GPUS" --gpu-type "$REAL_NODE_GPU_TYPE" \
-    --kubelet-dir "$KUBELET_ROOT/device-plugins"
+    --kubelet-dir "$DEVICE_PLUGIN_DIR"
   wait_for "nvidia.com/gpu allocatable on $REAL_NODE" 60 gpus_advertised
 }
 gpus_advertised() {

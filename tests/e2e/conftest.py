@@ -1,32 +1,32 @@
-"""Fixtures of the end-to-end tier: a Kubernetes client for KUBECONFIG and a throwaway namespace per test."""
+"""Fixtures of the end-to-end tier. The cluster is pytest-helm-charts' `kube_cluster` (KUBECONFIG, any
+cluster with the local cluster's node-pool conventions); this adds its client and a throwaway namespace per
+test, deleted (and waited for) afterwards so the GPUs its pods held are free for the next test."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
+import pykube
 import pytest
-from kubernetes import client, config
+from pytest_helm_charts.clusters import Cluster
+from pytest_helm_charts.k8s.fixtures import NamespaceFactoryFunc
 
-from .kube import delete_namespace, kubeconfig, wait_until
+from .kube import wait_until
 
 
-@pytest.fixture(scope="session")
-def core() -> client.CoreV1Api:
-    config.load_kube_config(config_file=kubeconfig())
-    api = client.CoreV1Api()
-    api.list_node(limit=1)  # fail fast, naming the cluster, when it is not reachable
-    return api
+@pytest.fixture(scope="module")
+def api(kube_cluster: Cluster) -> pykube.HTTPClient:
+    client = kube_cluster.kube_client
+    assert client is not None
+    # Fail fast, naming the cluster, when it is not reachable.
+    assert list(pykube.Node.objects(client)), f"the cluster of {kube_cluster.kube_config_path} has no nodes"
+    return client
 
 
 @pytest.fixture
-def namespace(core: client.CoreV1Api) -> Iterator[str]:
+def namespace(api: pykube.HTTPClient, namespace_factory_function_scope: NamespaceFactoryFunc) -> str:
     name = f"e2e-{uuid.uuid4().hex[:8]}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    wait_until(f"default service account in {name}", lambda: _has_default_sa(core, name), 30)
-    yield name
-    delete_namespace(core, name)
-
-
-def _has_default_sa(core: client.CoreV1Api, ns: str) -> bool:
-    return any(sa.metadata.name == "default" for sa in core.list_namespaced_service_account(ns).items)
+    namespace_factory_function_scope(name)
+    accounts = pykube.ServiceAccount.objects(api, namespace=name)
+    wait_until(f"default service account in {name}", lambda: accounts.get_or_none(name="default"), 30)
+    return name

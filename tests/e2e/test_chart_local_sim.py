@@ -3,18 +3,22 @@ node and passes `helm test`."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import pykube
 import pytest
 import requests
-from kubernetes import client
+from pytest_helm_charts.clusters import Cluster
+from pytest_helm_charts.utils import delete_and_wait_for_objects
 
 from vllm_sim.launch import free_port
 
-from .kube import GPU, ROOT, delete_namespace, helm, kubeconfig, kubectl, wait_until
+from .kube import ROOT, allocatable_gpus, has_gpu_taint, helm, wait_until
 
 CHART = ROOT / "charts" / "vllm-inference"
 VALUES = ROOT / "values" / "local-sim.yaml"
@@ -24,64 +28,64 @@ def run(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
 
 
-def ready_endpoints(discovery: client.DiscoveryV1Api, ns: str, service: str) -> list[client.V1Endpoint]:
-    slices = discovery.list_namespaced_endpoint_slice(
-        ns, label_selector=f"kubernetes.io/service-name={service}"
-    )
-    return [e for s in slices.items for e in s.endpoints or [] if e.conditions and e.conditions.ready]
+def ready_endpoints(api: pykube.HTTPClient, ns: str, service: str) -> list[dict[str, Any]]:
+    slices = pykube.object_factory(api, "discovery.k8s.io/v1", "EndpointSlice").objects(api, namespace=ns)
+    return [
+        e
+        for s in slices.filter(selector={"kubernetes.io/service-name": service})
+        for e in s.obj.get("endpoints") or []
+        if (e.get("conditions") or {}).get("ready")
+    ]
 
 
 @dataclass(frozen=True)
 class Release:
     helm: str
+    kubeconfig: str
     namespace: str
     name: str
     service: str
 
 
 @pytest.fixture(scope="module", params=["helm", "helm3"])
-def release(request: pytest.FixtureRequest, core: client.CoreV1Api) -> Iterator[Release]:
-    """The chart installed with local-sim by helm 4 and by helm 3, each with a ready endpoint."""
-    binary = helm(request.param)
+def release(
+    request: pytest.FixtureRequest, kube_cluster: Cluster, api: pykube.HTTPClient
+) -> Iterator[Release]:
+    """The chart installed with local-sim by helm 4 and by helm 3, each with a ready endpoint; uninstalled and
+    its namespace deleted (and waited for) before the next, so the GPUs are free again."""
+    binary, kubeconfig = helm(request.param), str(kube_cluster.kube_config_path)
     ns, name = f"e2e-chart-{uuid.uuid4().hex[:6]}", "sim"
-    kube = ("--kubeconfig", kubeconfig())
-    out = run(
-        binary,
-        "install",
-        name,
-        str(CHART),
-        "-n",
-        ns,
-        "--create-namespace",
-        "-f",
-        str(VALUES),
-        *kube,
-        timeout_s=120,
-    )
+    kube = ("--kubeconfig", kubeconfig)
+    install = (binary, "install", name, str(CHART), "-n", ns, "--create-namespace", "-f", str(VALUES))
+    out = run(*install, *kube, timeout_s=120)
     assert out.returncode == 0, f"{request.param} install failed: {out.stderr}"
     try:
-        services = core.list_namespaced_service(ns, label_selector=f"app.kubernetes.io/instance={name}").items
-        assert services, "the release created no Service"
-        service = services[0].metadata.name
-        discovery = client.DiscoveryV1Api()
-        wait_until(
-            f"a ready endpoint behind {service}", lambda: ready_endpoints(discovery, ns, service), 240, 2
+        services = pykube.Service.objects(api, namespace=ns).filter(
+            selector={"app.kubernetes.io/instance": name}
         )
-        yield Release(binary, ns, name, service)
+        names = [s.name for s in services]
+        assert names, "the release created no Service"
+        service = names[0]
+        wait_until(f"a ready endpoint behind {service}", lambda: ready_endpoints(api, ns, service), 240, 2)
+        yield Release(binary, kubeconfig, ns, name, service)
     finally:
         run(binary, "uninstall", name, "-n", ns, *kube, timeout_s=150)
-        delete_namespace(core, ns)
+        namespace = pykube.Namespace.objects(api).get_or_none(name=ns)
+        if namespace is not None:
+            delete_and_wait_for_objects(api, pykube.Namespace, [namespace])
 
 
 def test_the_chart_answers_a_chat_completion_from_a_pod_on_a_gpu_node(
-    core: client.CoreV1Api, release: Release
+    api: pykube.HTTPClient, release: Release
 ) -> None:
     ns, service = release.namespace, release.service
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not in PATH (make tools-cluster links the cluster's into .tools/bin)"
     port = free_port()
     cmd = [
-        kubectl(),
+        kubectl,
         "--kubeconfig",
-        kubeconfig(),
+        release.kubeconfig,
         "-n",
         ns,
         "port-forward",
@@ -109,10 +113,10 @@ def test_the_chart_answers_a_chat_completion_from_a_pod_on_a_gpu_node(
         forward.terminate()
         forward.wait(10)
     # Every endpoint that can answer runs on a node that has GPUs and the GPU taint.
-    for endpoint in ready_endpoints(client.DiscoveryV1Api(), ns, service):
-        node = core.read_node(endpoint.node_name)
-        assert int(node.status.allocatable.get(GPU, "0")) >= 1
-        assert any(t.key == "gpu" and t.effect == "NoSchedule" for t in node.spec.taints or [])
+    for endpoint in ready_endpoints(api, ns, service):
+        node = pykube.Node.objects(api).get(name=endpoint["nodeName"])
+        assert allocatable_gpus(node) >= 1
+        assert has_gpu_taint(node)
 
 
 def test_helm_test_passes(release: Release) -> None:
@@ -123,7 +127,7 @@ def test_helm_test_passes(release: Release) -> None:
         "-n",
         release.namespace,
         "--kubeconfig",
-        kubeconfig(),
+        release.kubeconfig,
         "--timeout",
         "180s",
         # the test pods stay until the next `helm test` (before-hook-creation), so both helms can read them
@@ -136,24 +140,23 @@ def test_helm_test_passes(release: Release) -> None:
 
 
 def test_the_replica_on_a_simulated_spot_node_runs_but_gets_no_traffic(
-    core: client.CoreV1Api, release: Release
+    api: pykube.HTTPClient, release: Release
 ) -> None:
     ns, name, service = release.namespace, release.name, release.service
 
-    def simulated_pods() -> list[client.V1Pod]:
-        pods = core.list_namespaced_pod(ns, label_selector=f"app.kubernetes.io/instance={name}").items
-        return [
-            p
-            for p in pods
-            if p.spec.node_name
-            and p.status.phase == "Running"
-            and core.read_node(p.spec.node_name).metadata.annotations.get("kwok.x-k8s.io/node") == "fake"
-        ]
+    def on_simulated_node(pod: pykube.Pod) -> bool:
+        node = pykube.Node.objects(api).get(name=pod.obj["spec"]["nodeName"])
+        return node.annotations.get("kwok.x-k8s.io/node") == "fake"
+
+    def simulated_pods() -> list[pykube.Pod]:
+        pods = pykube.Pod.objects(api, namespace=ns).filter(selector={"app.kubernetes.io/instance": name})
+        bound = [p for p in pods if p.obj["spec"].get("nodeName")]
+        return [p for p in bound if p.obj["status"].get("phase") == "Running" and on_simulated_node(p)]
 
     pod = wait_until("a replica Running on a simulated node", simulated_pods, 60)[0]
-    node = core.read_node(pod.spec.node_name)
-    assert node.metadata.labels["karpenter.sh/capacity-type"] == "spot"
-    ready = {c.type: c.status for c in pod.status.conditions}["Ready"]
+    node = pykube.Node.objects(api).get(name=pod.obj["spec"]["nodeName"])
+    assert node.labels["karpenter.sh/capacity-type"] == "spot"
+    ready = {c["type"]: c["status"] for c in pod.obj["status"]["conditions"]}["Ready"]
     assert ready == "False"
-    serving = {a for e in ready_endpoints(client.DiscoveryV1Api(), ns, service) for a in e.addresses}
-    assert pod.status.pod_ip and pod.status.pod_ip not in serving
+    serving = {a for e in ready_endpoints(api, ns, service) for a in e["addresses"]}
+    assert pod.obj["status"].get("podIP") and pod.obj["status"]["podIP"] not in serving

@@ -5,27 +5,27 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from pathlib import Path
 
+import pykube
 import pytest
 import yaml
-from kubernetes import client, utils
+from pytest_helm_charts.k8s.daemon_set import wait_for_daemon_sets_to_run
 
-from .kube import SIM_IMAGE, pod_manifest, running_node, wait_until
+from .kube import ROOT, SIM_IMAGE, pod_manifest, running_node, wait_until
 
-MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "fake-gpu-device-plugin" / "daemonset.yaml"
+MANIFEST = ROOT / "deploy" / "fake-gpu-device-plugin" / "daemonset.yaml"
 RESOURCE = "example.com/fake-gpu-e2e"
 NODE_LABEL = "vllm-inference.io/fake-gpu"
 
 
-def real_node(core: client.CoreV1Api) -> str:
-    nodes = core.list_node(label_selector="vllm-inference.local/node=real").items
+def real_node(api: pykube.HTTPClient) -> pykube.Node:
+    nodes = list(pykube.Node.objects(api).filter(selector={"vllm-inference.local/node": "real"}))
     assert nodes, "no node labelled vllm-inference.local/node=real (the local cluster's worker)"
-    return nodes[0].metadata.name
+    return nodes[0]
 
 
 @pytest.fixture
-def plugin_node(core: client.CoreV1Api, namespace: str) -> Iterator[str]:
+def plugin_node(api: pykube.HTTPClient, namespace: str) -> Iterator[pykube.Node]:
     """The manifest applied in the test namespace (3 x T4 under RESOURCE) on the labelled real node."""
     docs = [copy.deepcopy(d) for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
     for doc in docs:
@@ -35,25 +35,30 @@ def plugin_node(core: client.CoreV1Api, namespace: str) -> Iterator[str]:
         if doc["kind"] == "DaemonSet":
             # system-node-critical is kube-system's; the test namespace is not.
             doc["spec"]["template"]["spec"].pop("priorityClassName")
-    node = real_node(core)
-    core.patch_node(node, {"metadata": {"labels": {NODE_LABEL: "true"}}})
+    node = real_node(api)
+    node.patch({"metadata": {"labels": {NODE_LABEL: "true"}}})
     try:
-        utils.create_from_yaml(client.ApiClient(), yaml_objects=docs, namespace=namespace)
+        for doc in docs:
+            pykube.object_factory(api, doc["apiVersion"], doc["kind"])(api, doc).create()
         yield node
     finally:
-        core.patch_node(node, {"metadata": {"labels": {NODE_LABEL: None}}})
+        node.patch({"metadata": {"labels": {NODE_LABEL: None}}})
 
 
 def test_the_daemonset_advertises_its_gpus_and_allocates_them(
-    core: client.CoreV1Api, namespace: str, plugin_node: str
+    api: pykube.HTTPClient, namespace: str, plugin_node: pykube.Node
 ) -> None:
-    def advertised() -> bool:
-        return core.read_node(plugin_node).status.allocatable.get(RESOURCE) == "3"
+    wait_for_daemon_sets_to_run(api, ["fake-gpu-device-plugin"], namespace, 120)
 
-    wait_until(f"{RESOURCE}=3 allocatable on {plugin_node}", advertised, 120, 2)
+    def advertised() -> bool:
+        plugin_node.reload()
+        return plugin_node.obj["status"].get("allocatable", {}).get(RESOURCE) == "3"
+
+    wait_until(f"{RESOURCE}=3 allocatable on {plugin_node.name}", advertised, 120, 2)
     command = ["/bin/sh", "-c", 'echo "gpu=$VLLM_SIM_GPU devices=$NVIDIA_VISIBLE_DEVICES"; sleep 600']
     pod = pod_manifest(
         "consumer",
+        namespace,
         image=SIM_IMAGE,
         command=command,
         tolerate_gpu=True,
@@ -61,11 +66,10 @@ def test_the_daemonset_advertises_its_gpus_and_allocates_them(
     )
     resources = pod["spec"]["containers"][0]["resources"]
     resources["requests"][RESOURCE] = resources["limits"][RESOURCE] = "2"
-    core.create_namespaced_pod(namespace, pod)
-    running_node(core, namespace, "consumer")
-    logs = wait_until(
-        "the consumer's log", lambda: core.read_namespaced_pod_log("consumer", namespace), 90, 2
-    )
+    pykube.Pod(api, pod).create()
+    running_node(api, namespace, "consumer")
+    consumer = pykube.Pod.objects(api, namespace=namespace).get(name="consumer")
+    logs = wait_until("the consumer's log", consumer.logs, 90, 2)
     gpu, devices = logs.strip().split(" ")
     assert gpu == "gpu=T4"
     assert len(devices.removeprefix("devices=").split(",")) == 2
