@@ -39,7 +39,7 @@ tools: ## Lint/unit toolchain: .venv, helm 4 and 3, ct, CRDs, shellcheck (versio
 tools-cluster: tools ## Cluster toolchain: Debian packages, Kubernetes, etcd, kwok, CoreDNS, kubectl, images
 	@bash hack/install-tools.sh cluster
 
-lint: tools $(LINT_TARGETS) ## Lint everything: helm lint --strict, ct lint, yamllint, ruff, values-table diff
+lint: tools $(LINT_TARGETS) ## Lint everything: helm lint --strict, ct lint, yamllint, ruff, mypy, shellcheck, generated files up to date
 
 unit: tools $(UNIT_TARGETS) ## Unit tier: render matrix, schemas, invariants, bad inputs, simulator, planner
 	@$(PYTEST) -m unit $(XDIST) -q tests
