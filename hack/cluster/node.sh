@@ -25,7 +25,9 @@ case $1 in
     ;;
   up)
     (($# == 2)) || usage
-    [[ -f $KUBECONFIG_FILE ]] && kctl get --raw /readyz >/dev/null 2>&1 || die "the local cluster is not running"
+    if ! { [[ -f $KUBECONFIG_FILE ]] && kctl get --raw /readyz >/dev/null 2>&1; }; then
+      die "the local cluster is not running"
+    fi
     node_up "$2"
     ;;
   exec)
