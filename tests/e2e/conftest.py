@@ -13,6 +13,7 @@ import pytest
 from pytest_helm_charts.clusters import Cluster
 from pytest_helm_charts.k8s.fixtures import NamespaceFactoryFunc
 
+from .crds import install_missing_crds
 from .kube import wait_until
 from .release import Release
 
@@ -29,6 +30,14 @@ def api(kube_cluster: Cluster) -> pykube.HTTPClient:
     return client
 
 
+@pytest.fixture(scope="module")
+def crds(kube_cluster: Cluster) -> Iterator[list[str]]:
+    """KEDA, prometheus-operator and Gateway API CRDs on the cluster for the module (those it lacked)."""
+    client = kube_cluster.kube_client
+    assert client is not None
+    yield from install_missing_crds(client)
+
+
 @pytest.fixture
 def namespace(api: pykube.HTTPClient, namespace_factory_function_scope: NamespaceFactoryFunc) -> str:
     name = f"e2e-{uuid.uuid4().hex[:8]}"
@@ -36,6 +45,11 @@ def namespace(api: pykube.HTTPClient, namespace_factory_function_scope: Namespac
     accounts = pykube.ServiceAccount.objects(api, namespace=name)
     wait_until(f"default service account in {name}", lambda: accounts.get_or_none(name="default"), 30)
     return name
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(kube_cluster: Cluster) -> str:
+    return str(kube_cluster.kube_config_path)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ conventions of the node pools, and pod specs."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,13 @@ def helm(name: str = "helm") -> str:
     if name == "helm" and os.environ.get("HELM"):
         return os.environ["HELM"]
     return str(ROOT / ".tools" / "bin" / name)
+
+
+def kubectl() -> str:
+    """kubectl from PATH (make tools-cluster links the cluster's own into .tools/bin)."""
+    found = shutil.which("kubectl")
+    assert found, "kubectl is not in PATH (make tools-cluster links the cluster's into .tools/bin)"
+    return found
 
 
 def wait_until(what: str, fn: Callable[[], T | None], timeout_s: float, interval_s: float = 1.0) -> T:

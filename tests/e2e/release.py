@@ -20,8 +20,8 @@ E2E_VALUES = ROOT / "tests" / "e2e" / "values"
 POOLS = {"onDemand": "pool-on-demand", "spot": "pool-spot"}  # pool -> app.kubernetes.io/component
 
 
-def run(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
+def run(*args: str, timeout_s: float, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=timeout_s, check=False)
 
 
 def ready_endpoints(api: pykube.HTTPClient, ns: str, service: str) -> list[dict[str, Any]]:
