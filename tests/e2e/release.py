@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pykube
+from prometheus_client.parser import text_string_to_metric_families
 
 from .kube import ROOT, helm, wait_until
 
@@ -113,6 +114,22 @@ class Release:
             return conditions.get("Ready") == "True" and "deletionTimestamp" not in p.metadata
 
         return [p for p in self.pods(pool) if ready(p)]
+
+    def served(self, pod: pykube.Pod) -> float:
+        """Requests the pod's server has finished (vllm:request_success_total, every finish reason), read
+        through the API server's proxy to the pod."""
+        ports = [
+            p for c in pod.obj["spec"]["containers"] for p in c.get("ports", []) if p.get("name") == "http"
+        ]
+        url = f"namespaces/{pod.namespace}/pods/{pod.name}:{ports[0]['containerPort']}/proxy/metrics"
+        r = self.api.get(url=url, version="v1")
+        self.api.raise_for_status(r)
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(r.text)
+            for s in family.samples
+            if s.name == "vllm:request_success_total"
+        )
 
     def wait_serving(self, replicas: dict[str, int], timeout_s: float = 180) -> None:
         """Until each pool has its replicas Ready and every Ready pod is an endpoint of the Service."""

@@ -8,26 +8,12 @@ from __future__ import annotations
 import time
 
 import pykube
-from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import Figure
 from .reclaim import POD_GRACE_S, reclaim_spot_node, return_node
 from .release import E2E_VALUES, Release
 from .test_drain import LOAD, spot_node
 from .traffic import start_load
-
-
-def served(pod: pykube.Pod) -> float:
-    """Requests the pod's server finished (vllm:request_success_total, every finish reason)."""
-    r = pod.api.get(url=f"namespaces/{pod.namespace}/pods/{pod.name}:8000/proxy/metrics", version="v1")
-    pod.api.raise_for_status(r)
-    text = r.text
-    return sum(
-        s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "vllm:request_success_total"
-    )
 
 
 def test_a_gke_spot_reclaim_under_load_loses_nothing_and_the_pool_returns_with_a_node(
@@ -38,7 +24,7 @@ def test_a_gke_spot_reclaim_under_load_loses_nothing_and_the_pool_returns_with_a
     node = spot_node(api).name
     (on_demand,) = release.ready_pods("onDemand")
     spot = {p.name for p in release.pods("spot")}
-    before = served(on_demand)
+    before = release.served(on_demand)
 
     load = start_load(release.service_url, *LOAD, "--rate", "10", "--requests", "400", "--duration", "40")
     time.sleep(5)
@@ -48,7 +34,7 @@ def test_a_gke_spot_reclaim_under_load_loses_nothing_and_the_pool_returns_with_a
     pending = [p for p in release.pods("spot") if p.name not in spot]
     assert pending and all(not p.obj["spec"].get("nodeName") for p in pending)
     report = load.result()
-    after = served(on_demand)
+    after = release.served(on_demand)
 
     spot_grace = {name: g for name, g in reclaim.pods.items() if name.split("/")[1] in spot}
     node_gone = reclaim.node_gone_at - reclaim.notice_at
