@@ -1,13 +1,13 @@
 # The local Kubernetes cluster with simulated GPU node pools (hack/cluster, deploy/, docs/cluster.md): the
 # cluster tier, the only one that builds Kubernetes (tools-cluster).
-.PHONY: lint-cluster cluster-binaries cluster-images cluster-up cluster-down demo e2e-cluster
+.PHONY: lint-cluster cluster-binaries cluster-images cluster-up cluster-down demo e2e-cluster ct-install
 LINT_TARGETS += lint-cluster
 E2E_TARGETS += e2e-cluster
 
 lint-cluster: ## shellcheck over every script, ruff over hack/'s Python, yamllint over deploy/
 	@bash hack/verify-shellcheck.sh
 	@ruff check hack && ruff format --check hack
-	@yamllint -s deploy && echo "lint-cluster: ok"
+	@yamllint -s deploy tests/e2e/values .github && echo "lint-cluster: ok"
 
 CLUSTER_KUBECONFIG := $(ROOT)/build/cluster/kubeconfig
 
@@ -33,3 +33,6 @@ demo: cluster-up ## Local cluster + helm install (values/local-sim.yaml) + compl
 e2e-cluster: tools ## End-to-end tests on the local cluster (up, tests/e2e, down, check that down removed only ours)
 	@mkdir -p /run/lock; flock -w 1200 /run/lock/vllm-inference-e2e.lock \
 	  bash hack/cluster/e2e.sh $(PYTEST) -q -rxX --durations=0 tests/e2e
+
+ct-install: tools ## ct install with the chart's ci/ files a simulator cluster satisfies (KUBECONFIG, default: the local cluster)
+	@bash hack/cluster/ct-install.sh

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pykube
 import pytest
@@ -16,6 +17,7 @@ from pytest_helm_charts.k8s.fixtures import NamespaceFactoryFunc
 from .crds import install_missing_crds
 from .kube import wait_until
 from .release import Release
+from .traffic import client_netns
 
 FIGURES: list[str] = []
 Figure = Callable[[str], None]
@@ -58,6 +60,13 @@ def release(api: pykube.HTTPClient, kube_cluster: Cluster, namespace: str) -> It
     rel = Release(api, str(kube_cluster.kube_config_path), namespace)
     yield rel
     rel.uninstall()
+
+
+@pytest.fixture
+def node_client() -> Path:
+    """The network namespace the load client runs in (a real node of the local cluster), or a skip: asked
+    for before `release`, so a scenario that cannot send its traffic installs nothing."""
+    return client_netns()
 
 
 @pytest.fixture

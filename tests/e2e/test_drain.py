@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pykube
 
@@ -36,7 +37,7 @@ def spot_node(api: pykube.HTTPClient) -> pykube.Node:
 
 
 def test_draining_the_spot_node_under_load_holds_the_budget_and_loses_nothing(
-    api: pykube.HTTPClient, release: Release, figure: Figure
+    api: pykube.HTTPClient, node_client: Path, release: Release, figure: Figure
 ) -> None:
     release.install(E2E_VALUES / "spot-two.yaml")
     release.wait_serving({"onDemand": 1, "spot": 2})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -33,7 +34,7 @@ LOAD = (
     ids=["drain-on", "drain-off"],
 )
 def test_a_rollout_under_load_loses_no_request_only_with_the_drain(
-    release: Release, figure: Figure, drain: str, values: tuple
+    node_client: Path, release: Release, figure: Figure, drain: str, values: tuple
 ) -> None:
     release.install(*values)
     release.wait_serving({"onDemand": 1, "spot": 1})

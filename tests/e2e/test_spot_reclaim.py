@@ -6,6 +6,7 @@ rescheduled when a spot node returns."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pykube
 
@@ -17,7 +18,7 @@ from .traffic import start_load
 
 
 def test_a_gke_spot_reclaim_under_load_loses_nothing_and_the_pool_returns_with_a_node(
-    api: pykube.HTTPClient, release: Release, figure: Figure
+    api: pykube.HTTPClient, node_client: Path, release: Release, figure: Figure
 ) -> None:
     release.install(E2E_VALUES / "spot-two.yaml")
     release.wait_serving({"onDemand": 1, "spot": 2})

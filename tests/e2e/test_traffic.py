@@ -6,6 +6,7 @@ Ingress define path matching, and checks through the Service that the unpublishe
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pykube
@@ -25,7 +26,7 @@ API_KEY = "e2e-secret-key"  # tests/e2e/values/auth.yaml
     ids=["completions", "chat-stream"],
 )
 def test_requests_through_the_service_are_answered_by_both_pools(
-    release: Release, figure: Figure, shape: tuple[str, ...]
+    node_client: Path, release: Release, figure: Figure, shape: tuple[str, ...]
 ) -> None:
     release.install()
     release.wait_serving({"onDemand": 1, "spot": 1})
@@ -122,7 +123,12 @@ def published(rules: list[tuple[str, str]], path: str) -> bool:
     ],
 )
 def test_the_route_and_ingress_publish_the_api_paths_and_nothing_else(
-    api: pykube.HTTPClient, crds: list[str], release: Release, figure: Figure, sets: tuple[str, ...]
+    api: pykube.HTTPClient,
+    crds: list[str],
+    node_client: Path,
+    release: Release,
+    figure: Figure,
+    sets: tuple[str, ...],
 ) -> None:
     release.install(E2E_VALUES / "routes.yaml", sets=sets)
     release.wait_serving({"onDemand": 1, "spot": 1})
