@@ -3,8 +3,11 @@
 # it back (a spot reclaim powers the node off; a new spot VM takes its place) and for running a command where
 # ClusterIP routing works (the node's network namespace, its kube-proxy's rules):
 #   node.sh list                 the real nodes
-#   node.sh down NODE            power the node off: its processes, containers, namespaces, veth, cgroups and
-#                                kubelet state go (its Node object stays, as after a VM stops)
+#   node.sh poweroff NODE        the power-off notice a cloud sends a VM it reclaims: the node's logind asks
+#                                its kubelet to shut down (graceful node shutdown), waits for it (at most
+#                                the kubelet's shutdownGracePeriod), then the node goes down
+#   node.sh down NODE            power the node off at once: its processes, containers, namespaces, veth,
+#                                cgroups and kubelet state go (its Node object stays, as after a VM stops)
 #   node.sh up NODE              start it afresh (a new machine under the same name) and wait until Ready
 #   node.sh exec NODE CMD...     run CMD in the node's network namespace (with the host's files)
 set -euo pipefail
@@ -14,11 +17,15 @@ source "$HERE/proc.sh"
 source "$HERE/ledger.sh"
 source "$HERE/nodes.sh"
 
-usage() { die "usage: node.sh list | down NODE | up NODE | exec NODE CMD..."; }
+usage() { die "usage: node.sh list | poweroff NODE | down NODE | up NODE | exec NODE CMD..."; }
 (($# >= 1)) || usage
 [[ $(id -u) -eq 0 ]] || die "node.sh needs root (namespaces, processes of the node)"
 case $1 in
   list) real_node_names ;;
+  poweroff)
+    (($# == 2)) || usage
+    node_poweroff "$2"
+    ;;
   down)
     (($# == 2)) || usage
     node_down "$2"

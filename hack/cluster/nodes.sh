@@ -9,11 +9,16 @@
 #     never sees and which go with the namespace;
 #   - its own cgroup subtree (/$CGROUP_PARENT/<node> in every hierarchy: the kubelet's cgroupRoot);
 #   - its own containerd (root, state, socket), kubelet, kube-proxy and fake GPU device plugin, started by
-#     PID (proc.sh) inside both namespaces.
+#     PID (proc.sh) inside both namespaces;
+#   - its own D-Bus system bus with a systemd-logind stand-in (logind.py): the kubelet's graceful node
+#     shutdown takes its inhibitor lock there, and a power-off notice (node.sh poweroff) reaches it there.
 # Sourced after env.sh, proc.sh and ledger.sh.
 # shellcheck shell=bash
 
-NODE_COMPONENTS=(gpu-device-plugin kube-proxy kubelet containerd) # in stopping order
+NODE_COMPONENTS=(gpu-device-plugin kube-proxy kubelet logind dbus containerd) # in stopping order
+# GKE's graceful node shutdown: 30 s from the power-off notice, the first 15 s for ordinary pods.
+SHUTDOWN_GRACE_S=30
+SHUTDOWN_GRACE_CRITICAL_S=15
 
 # The host bridge's namespace files live under $NODES_RUN, made a private mount so the persistent mount
 # namespaces can be bound there (a mount namespace file may not sit on a shared mount) and nothing mounted
@@ -171,6 +176,35 @@ node_labels() {
   (IFS=,; echo "${labels[*]}")
 }
 
+node_bus() { printf 'unix:path=%s\n' "$NODE_RUN/dbus/system_bus_socket"; }
+
+# node_logind NAME: the node's system bus (dbus-daemon) and logind on it, before its kubelet.
+node_logind() {
+  node_env "$1"
+  mkdir -p "$NODE_RUN/dbus"
+  cat >"$NODE_STATE/dbus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>$(node_bus)</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="root"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+EOF
+  start_proc "$1.dbus" nsenter --net="$NODE_NETNS" --mount="$NODE_MNTNS" -- \
+    dbus-daemon --config-file="$NODE_STATE/dbus.conf" --nofork --nopidfile --nosyslog
+  wait_for "$1: system bus" 30 test -S "$NODE_RUN/dbus/system_bus_socket"
+  start_proc "$1.logind" nsenter --net="$NODE_NETNS" --mount="$NODE_MNTNS" -- \
+    /usr/bin/python3 "$ROOT/hack/cluster/logind.py" --bus "$(node_bus)" --inhibit-delay-max "$SHUTDOWN_GRACE_S"
+  wait_for "$1: logind on its bus" 30 grep -q "serving org.freedesktop.login1" "$LOGS/$1.logind.log"
+}
+
 node_kubelet() {
   node_env "$1"
   # Pod logs of an earlier cluster: the kubelet only collects those of pods it knows.
@@ -220,11 +254,16 @@ evictionHard:
   nodefs.inodesFree: 2%
 maxPods: 40
 serializeImagePulls: false
+# Graceful node shutdown as on GKE: ordinary pods get the first 15 s of the 30 s notice (logind.py).
+shutdownGracePeriod: ${SHUTDOWN_GRACE_S}s
+shutdownGracePeriodCriticalPods: ${SHUTDOWN_GRACE_CRITICAL_S}s
 EOF
   # --root-dir is the node's own /var/lib/kubelet (a per-node directory in its mount namespace).
-  start_proc "$1.kubelet" nsenter --net="$NODE_NETNS" --mount="$NODE_MNTNS" -- \
+  start_proc "$1.kubelet" env DBUS_SYSTEM_BUS_ADDRESS="$(node_bus)" \
+    nsenter --net="$NODE_NETNS" --mount="$NODE_MNTNS" -- \
     "$K8S_BIN/kubelet" --config "$NODE_STATE/kubelet.yaml" --kubeconfig "$KUBECONFIG_FILE" \
-    --root-dir /var/lib/kubelet --hostname-override "$1" --node-ip "$NODE_IP" --node-labels "$(node_labels)"
+    --root-dir /var/lib/kubelet --hostname-override "$1" --node-ip "$NODE_IP" --node-labels "$(node_labels)" \
+    --vmodule 'nodeshutdown_manager*=1' # the grace period the shutdown manager gives each pod
 }
 
 node_kube_proxy() {
@@ -251,6 +290,7 @@ gpus_advertised() {
 node_up() {
   node_namespaces "$1"
   node_containerd "$1"
+  node_logind "$1"
   node_kubelet "$1"
   node_kube_proxy "$1"
   wait_for "node $1 Ready" 120 kctl wait --for=condition=Ready "node/$1" --timeout=1s
@@ -300,12 +340,29 @@ node_remove_cgroups() {
   done
 }
 
+# node_poweroff NAME: a cloud's power-off notice, as systemd-logind passes it on: PowerOff on the node's bus
+# makes logind announce PrepareForShutdown to the kubelet, which terminates its pods (graceful node shutdown)
+# and releases its lock; logind then lets the shutdown proceed (or does after $SHUTDOWN_GRACE_S s), and
+# the node goes down.
+node_poweroff() {
+  node_env "$1"
+  pid_alive "$1.logind" || die "$1: no logind running (is the node up?)"
+  local pid start=$SECONDS
+  pid=$(cat "$PIDS/$1.logind.pid")
+  dbus-send --bus="$(node_bus)" --print-reply --dest=org.freedesktop.login1 /org/freedesktop/login1 \
+    org.freedesktop.login1.Manager.PowerOff boolean:false >/dev/null
+  log "$1: power-off notice sent; the kubelet shuts its pods down"
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS - start <= SHUTDOWN_GRACE_S + 5)); do sleep 0.2; done
+  log "$1: $(grep -o 'shutdown proceeding.*' "$LOGS/$1.logind.log" | tail -1 || echo 'logind gone') after $((SECONDS - start))s"
+  node_down "$1"
+}
+
 # node_down NAME: the node powers off: every process, container, mount, namespace, veth, route and cgroup
 # of it is gone; its kubelet state too (a node that comes back is a fresh machine). The image store stays.
 node_down() {
   node_env "$1"
   local c
-  for c in "${NODE_COMPONENTS[@]:0:3}"; do stop_proc "$1.$c" 10; done
+  for c in "${NODE_COMPONENTS[@]:0:5}"; do stop_proc "$1.$c" 10; done
   node_stop_containers "$1"
   stop_proc "$1.containerd" 10
   node_kill_leftovers

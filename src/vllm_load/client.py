@@ -11,7 +11,8 @@ import openai
 from vllm_load.outcome import COMPLETE, RETRYABLE, RequestResult, classify
 from vllm_load.spec import LoadSpec
 
-RETRY_BACKOFF_S = 0.25  # times the attempt number
+# Between attempts: 0.5 s, doubling up to 8 s (the openai SDK's own retry backoff, without its jitter).
+RETRY_BACKOFF_S, RETRY_BACKOFF_MAX_S = 0.5, 8.0
 
 
 def _request_args(spec: LoadSpec, model: str) -> dict[str, Any]:
@@ -100,6 +101,6 @@ async def send(
             result.message = f"{type(exc).__name__}: {exc}"
         if result.error not in RETRYABLE or attempt > spec.retries:
             break
-        await asyncio.sleep(RETRY_BACKOFF_S * attempt)
+        await asyncio.sleep(min(RETRY_BACKOFF_S * 2 ** (attempt - 1), RETRY_BACKOFF_MAX_S))
     result.end_s = time.monotonic() - t0
     return result

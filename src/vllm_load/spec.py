@@ -35,7 +35,9 @@ class LoadSpec:
     duration_s: float = 60.0
     timeout_s: float = 60.0
     # -- client behaviour
-    retries: int = 0  # attempts after the first, on retryable errors (connection refused/reset, 502/503/504)
+    # attempts after the first, on retryable errors (connection refused/reset, 502/503/504), 0.5 s apart
+    # doubling up to 8 s as the openai SDK does (its default: 2)
+    retries: int = 0
     keepalive: bool = (
         True  # reuse connections; False opens one per request (balanced per request by a Service)
     )
