@@ -97,7 +97,7 @@ def test_a_draining_server_answers_503_which_is_lost_and_in_flight_requests_comp
     start_sim: StartSim,
 ) -> None:
     sim = start_sim("--shutdown-timeout", "20", env={"VLLM_SIM_TIME_SCALE": "1"})
-    long = LoadSpec(url=sim.url, concurrency=1, requests=1, max_tokens=400, ignore_eos=True, timeout_s=30)
+    long = LoadSpec(url=sim.url, concurrency=1, requests=1, max_tokens=1500, ignore_eos=True, timeout_s=30)
     in_flight: list[object] = []
     worker = threading.Thread(target=lambda: in_flight.append(run_load(long)))
     worker.start()
