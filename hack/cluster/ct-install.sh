@@ -53,7 +53,5 @@ for crd in "$ROOT"/.tools/share/crds/*/*.yaml; do
 done
 kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
 log "ct install: ${#FILES[@]} ci values files over the simulator's settings, against $(kubectl config current-context)"
-cd "$work"
-ct install --config "$ROOT/ct.yaml" --chart-dirs . --charts vllm-inference \
-  --chart-yaml-schema "$ROOT/.tools/share/ct/chart_schema.yaml" --lint-conf "$ROOT/.tools/share/ct/lintconf.yaml" \
-  --helm-extra-args "--timeout 180s"
+cd "$ROOT" # ct.yaml's paths are relative to the checkout
+ct install --config ct.yaml --chart-dirs "$work" --charts "$work/vllm-inference" --helm-extra-args "--timeout 180s"

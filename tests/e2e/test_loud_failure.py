@@ -13,7 +13,7 @@ from .conftest import Figure
 from .kube import kubectl, wait_until
 from .release import E2E_VALUES, Release, run
 
-HELM_TIMEOUT_S = 60
+HELM_TIMEOUT_S = 30
 TIME_SCALE = 20  # tests/e2e/values/cold-start.yaml: 1 s stands for 20 s
 DEFAULT_PROGRESS_DEADLINE_S = 600
 
