@@ -8,7 +8,6 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pykube
 import pytest
@@ -19,6 +18,7 @@ from pytest_helm_charts.utils import delete_and_wait_for_objects
 from vllm_sim.launch import free_port
 
 from .kube import ROOT, allocatable_gpus, capacity_type, has_gpu_taint, helm, wait_until
+from .release import ready_endpoints
 
 CHART = ROOT / "charts" / "vllm-inference"
 VALUES = ROOT / "values" / "local-sim.yaml"
@@ -26,16 +26,6 @@ VALUES = ROOT / "values" / "local-sim.yaml"
 
 def run(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
-
-
-def ready_endpoints(api: pykube.HTTPClient, ns: str, service: str) -> list[dict[str, Any]]:
-    slices = pykube.object_factory(api, "discovery.k8s.io/v1", "EndpointSlice").objects(api, namespace=ns)
-    return [
-        e
-        for s in slices.filter(selector={"kubernetes.io/service-name": service})
-        for e in s.obj.get("endpoints") or []
-        if (e.get("conditions") or {}).get("ready")
-    ]
 
 
 @dataclass(frozen=True)

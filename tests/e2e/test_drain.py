@@ -15,19 +15,8 @@ import pykube
 from .conftest import Figure
 from .kube import REAL_NODE_SELECTOR, capacity_type, wait_until
 from .release import E2E_VALUES, Release
-from .traffic import start_load
+from .traffic import STREAMING, start_load
 
-LOAD = (
-    "--api",
-    "chat",
-    "--stream",
-    "--max-tokens",
-    "128",
-    "--ignore-eos",
-    "--no-keepalive",
-    "--timeout",
-    "20",
-)
 DRAIN_TIMEOUT_S = 25
 
 
@@ -57,7 +46,9 @@ def test_draining_the_spot_node_under_load_holds_the_budget_and_loses_nothing(
             serving_counts.append(len([p for p in release.ready_pods("spot") if p.name in spot]))
             time.sleep(0.2)
 
-    load = start_load(release.service_url, *LOAD, "--rate", "10", "--requests", "300", "--duration", "30")
+    load = start_load(
+        release.service_url, *STREAMING, "--rate", "10", "--requests", "300", "--duration", "30"
+    )
     time.sleep(4)
     watcher = threading.Thread(target=watch)
     watcher.start()

@@ -12,20 +12,9 @@ import pytest
 
 from .conftest import Figure
 from .release import E2E_VALUES, Release
-from .traffic import start_load
+from .traffic import STREAMING, start_load
 
 RATE, REQUESTS = 10, 360  # 36 s of load; the upgrade starts 6 s in
-LOAD = (
-    "--api",
-    "chat",
-    "--stream",
-    "--max-tokens",
-    "128",
-    "--ignore-eos",
-    "--no-keepalive",
-    "--timeout",
-    "60",
-)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +29,7 @@ def test_a_rollout_under_load_loses_no_request_only_with_the_drain(
     release.wait_serving({"onDemand": 1, "spot": 1})
     old = {p.name for p in release.pods()}
     rate = ("--rate", str(RATE), "--requests", str(REQUESTS), "--duration", str(REQUESTS / RATE))
-    load = start_load(release.service_url, *LOAD, *rate)
+    load = start_load(release.service_url, *STREAMING, *rate)
     time.sleep(6)
     upgrade_at = load.offset(time.monotonic())
     release.upgrade(*values, sets=[f"podAnnotations.e2e/rollout={uuid.uuid4().hex[:8]}"])

@@ -14,8 +14,8 @@ import pykube
 from .conftest import Figure
 from .reclaim import POD_GRACE_S, reclaim_spot_node, return_node
 from .release import E2E_VALUES, Release
-from .test_drain import LOAD, spot_node
-from .traffic import Load, start_load
+from .test_drain import spot_node
+from .traffic import STREAMING, Load, start_load
 
 # Nothing removes the endpoints of pods on a node that shuts down before their server stops accepting (the
 # kubelet deletes no pod): requests arriving then are refused (503, connection refused) and retried, as the
@@ -34,7 +34,7 @@ def test_a_gke_spot_reclaim_under_load_loses_nothing_and_the_pool_returns_with_a
     before = release.served(on_demand)
 
     rate = ("--rate", "10", "--requests", "400", "--duration", "40")
-    load = start_load(release.service_url, *LOAD, *rate, "--retries", str(RETRIES))
+    load = start_load(release.service_url, *STREAMING, *rate, "--retries", str(RETRIES))
     time.sleep(5)
     try:
         check_reclaim(api, release, figure, load, node, spot, before)

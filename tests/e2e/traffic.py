@@ -21,6 +21,11 @@ from .kube import ROOT
 NODES_RUN = Path("/run/vllm-inference/nodes")
 CLIENT_NODE = "vllm-gpu-ondemand-real-0"  # never drained or reclaimed by the tests
 VLLM_LOAD = ROOT / ".venv" / "bin" / "vllm-load"
+# The scenarios' steady load: streamed chat requests of 128 tokens (about 0.75 s each on the simulated L4),
+# one connection each (so the Service balances every request), 20 s timeout.
+STREAMING = (
+    "--api", "chat", "--stream", "--max-tokens", "128", "--ignore-eos", "--no-keepalive", "--timeout", "20",
+)  # fmt: skip
 
 
 def client_netns() -> Path:

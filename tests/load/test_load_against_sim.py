@@ -10,13 +10,28 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import StartSim
 
-from vllm_load import LoadSpec, run_load
+from vllm_load import LoadSpec, Report, run_load
 from vllm_sim.launch import SimProcess, free_port
+
+
+def in_background(spec: LoadSpec) -> Callable[[], Report]:
+    """Start the load in a thread; the function returned waits for it and gives its report."""
+    out: list[Report] = []
+    worker = threading.Thread(target=lambda: out.append(run_load(spec)))
+    worker.start()
+
+    def result() -> Report:
+        worker.join(60)
+        (report,) = out
+        return report
+
+    return result
 
 
 def control(sim: SimProcess, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
@@ -98,32 +113,25 @@ def test_a_draining_server_answers_503_which_is_lost_and_in_flight_requests_comp
 ) -> None:
     sim = start_sim("--shutdown-timeout", "20", env={"VLLM_SIM_TIME_SCALE": "1"})
     long = LoadSpec(url=sim.url, concurrency=1, requests=1, max_tokens=1500, ignore_eos=True, timeout_s=30)
-    in_flight: list[object] = []
-    worker = threading.Thread(target=lambda: in_flight.append(run_load(long)))
-    worker.start()
+    in_flight = in_background(long)
     time.sleep(1.0)
     sim.proc.send_signal(signal.SIGTERM)  # the simulator drains: new requests are refused
     time.sleep(0.3)
     refused = run_load(LoadSpec(url=sim.url, concurrency=1, requests=2, max_tokens=4, retries=1))
-    worker.join(30)
     assert refused.errors == {"http_503": 2}
     assert refused.retried == 2  # 503 is retried, and still refused
-    (drained,) = in_flight
-    assert drained.lost == 0  # type: ignore[attr-defined]
+    assert in_flight().lost == 0
 
 
 def test_streams_the_server_aborts_are_lost_as_truncated(start_sim: StartSim) -> None:
     sim = start_sim("--shutdown-timeout", "0", env={"VLLM_SIM_TIME_SCALE": "1"})
     spec = LoadSpec(url=sim.url, concurrency=4, requests=4, max_tokens=400, ignore_eos=True, timeout_s=30)
-    results: list[object] = []
-    worker = threading.Thread(target=lambda: results.append(run_load(spec)))
-    worker.start()
+    aborted = in_background(spec)
     time.sleep(1.0)
     sim.proc.send_signal(signal.SIGTERM)  # no drain: in-flight requests are aborted
-    worker.join(30)
-    (report,) = results
-    assert report.lost == 4  # type: ignore[attr-defined]
-    assert report.errors == {"truncated_stream": 4}  # type: ignore[attr-defined]
+    report = aborted()
+    assert report.lost == 4
+    assert report.errors == {"truncated_stream": 4}
 
 
 def test_a_request_slower_than_the_timeout_is_lost_as_a_timeout(start_sim: StartSim) -> None:
