@@ -19,7 +19,7 @@ from chart_harness.render import CHART_DIR, HelmFailed, helm_binary, render_char
 
 Values = dict[str, Any]
 
-BOTH_POOLS: Values = {"pools": {"spot": {"enabled": True}}}
+BOTH_POOLS: Values = {"pools": {"spot": {"enabled": True}}, "capacityType": {"provider": "karpenter"}}
 AUTOSCALED: Values = {"autoscaling": {"mode": "keda"}}
 
 
@@ -112,9 +112,17 @@ CASES: list[tuple[str, Values, list[str]]] = [
         ["pools.spot.capacityLabels"],
     ),
     (
-        "no-provider-two-pools-share-nodes",
+        "spot-pool-without-a-capacity-provider",
         _merge(BOTH_POOLS, {"capacityType": {"provider": "none"}}),
-        ["pools.onDemand", "pools.spot"],
+        ["pools.spot", "capacityType.provider"],
+    ),
+    (
+        "no-provider-on-demand-shares-the-labelled-spot-nodes",
+        _merge(
+            BOTH_POOLS,
+            {"capacityType": {"provider": "none"}, "pools": {"spot": {"nodeSelector": {"pool": "spot"}}}},
+        ),
+        ["pools.onDemand", "capacityType.provider"],
     ),
     ("capacity-provider-unknown", {"capacityType": {"provider": "azure"}}, ["capacityType.provider"]),
     ("tensor-parallel-3", {"vllm": {"tensorParallelSize": 3}}, ["vllm.tensorParallelSize"]),
@@ -405,9 +413,10 @@ def test_all_problems_are_reported_in_one_failure() -> None:
     )
     with pytest.raises(HelmFailed) as failed:
         render_chart(recipe)
-    for key in ("image.tag", "model.name", "modelCache.pvc.accessMode", KV_QUERY):
+    for key in ("image.tag", "image.vllmVersion", "model.name", "modelCache.pvc.accessMode", KV_QUERY):
         assert key in failed.value.stderr
-    assert "5 problem(s)" in failed.value.stderr
+    # latest says no vLLM version: the drain's --shutdown-timeout cannot be checked against it either
+    assert "6 problem(s)" in failed.value.stderr
 
 
 def _helm_template(*extra: str) -> subprocess.CompletedProcess[str]:

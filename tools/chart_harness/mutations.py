@@ -70,8 +70,8 @@ MUTATIONS = [
     Mutation(
         "shutdown-timeout-outgrows-the-grace-period",
         "templates/_args.tpl",
-        '(list "--shutdown-timeout" (toString $drain.shutdown))',
-        '(list "--shutdown-timeout" (toString (add $drain.shutdown 300)))',
+        "(list $row.flag (toString $drain.shutdown))",
+        "(list $row.flag (toString (add $drain.shutdown 300)))",
         INV + "test_grace_period_covers_prestop_plus_shutdown_timeout_and_spot_fits_its_notice",
     ),
     Mutation(
@@ -91,35 +91,34 @@ MUTATIONS = [
     Mutation(
         "kv-cache-threshold-as-a-percentage",
         "templates/scaledobject.yaml",
-        "threshold: {{ $t.kvCacheUsage.threshold | toString | quote }}",
-        "threshold: {{ mulf $t.kvCacheUsage.threshold 100 | toString | quote }}",
+        '"threshold" $t.kvCacheUsage.threshold',
+        '"threshold" (mulf $t.kvCacheUsage.threshold 100)',
         INV + "test_keda_thresholds_are_in_range_and_paired_with_the_right_metric_type",
     ),
     Mutation(
         "kv-cache-average-with-averagevalue",
         "templates/scaledobject.yaml",
-        "metricType: Value",
-        "metricType: AverageValue",
+        '"kv-cache-usage" "metricType" "Value"',
+        '"kv-cache-usage" "metricType" "AverageValue"',
         INV + "test_keda_thresholds_are_in_range_and_paired_with_the_right_metric_type",
     ),
     Mutation(
         "kv-cache-query-averages-both-pools",
-        "templates/_helpers.tpl",
-        '{{- printf "%s,app_kubernetes_io_component=%q" (include "vllm-inference.scopeMatchers" .root) '
-        '(include "vllm-inference.poolComponent" .pool) }}',
-        '{{- include "vllm-inference.scopeMatchers" .root }}',
+        "templates/_queries.tpl",
+        '{{- printf "%s,%s" $scope $own }}',
+        "{{- $scope }}",
         INV + "test_kv_cache_trigger_and_hpa_metric_average_exactly_their_own_pools_pods",
     ),
     Mutation(
         "queries-lose-the-namespace-matcher",
-        "templates/_helpers.tpl",
-        'printf "namespace=%q,',
-        'printf "ns=%q,',
+        "templates/_queries.tpl",
+        'printf "namespace=%q,app_kubernetes_io_name',
+        'printf "ns=%q,app_kubernetes_io_name',
         INV + "test_every_vllm_metric_in_a_query_is_scoped_to_the_release",
     ),
     Mutation(
         "monitor-stops-attaching-the-component-label",
-        "templates/_helpers.tpl",
+        "templates/_queries.tpl",
         "- app.kubernetes.io/component\n",
         "",
         INV + "test_query_matchers_only_use_labels_the_monitor_attaches",
@@ -183,7 +182,7 @@ MUTATIONS = [
     Mutation(
         "args-table-loses-the-max-num-seqs-row",
         "templates/_args.tpl",
-        "- {path: vllm.maxNumSeqs, flag: --max-num-seqs}\n",
+        "- {path: vllm.maxNumSeqs, flag: --max-num-seqs, type: int}\n",
         "",
         FLAGS,
     ),
@@ -197,7 +196,8 @@ MUTATIONS = [
     Mutation(
         "args-table-ignores-when",
         "templates/_args.tpl",
-        '{{- $on = eq (toString $w) "true" }}',
+        '{{- $on = eq (toString (include "vllm-inference.valueAt" (dict "root" $root "path" .) '
+        '| fromJson).v) "true" }}',
         "{{- $on = true }}",
         T + "test_tpl_semantics.py::test_unset_values_render_no_flag_and_lora_flags_only_with_lora_enabled",
     ),
@@ -211,7 +211,7 @@ MUTATIONS = [
     Mutation(
         "extra-args-may-repeat-table-flags",
         "templates/_args.tpl",
-        "{{- $flags = append $flags $row.flag }}",
+        "{{- $flags = concat $flags (list $row.flag) ($row.aliases | default list) }}",
         "",
         BAD + "[extra-args-dtype-the-size-check-would-not-see]",
     ),
@@ -275,7 +275,7 @@ MUTATIONS = [
     Mutation(
         "pdb-blocks-every-eviction",
         "templates/pdb.yaml",
-        "maxUnavailable: {{ $p.pdb.maxUnavailable }}",
+        "maxUnavailable: {{ $budget.maxUnavailable }}",
         "maxUnavailable: 0",
         INV + "test_pdbs_let_at_least_one_pod_be_evicted_unless_blocking_is_allowed",
     ),
