@@ -16,7 +16,7 @@ that something can wake, on-demand failover capacity, and credentials for the Pr
 {{- $e = append $e (printf "autoscaling.mode is %s but autoscaling.triggers.kvCacheUsage.enabled and autoscaling.triggers.requestsWaiting.enabled are both false: enable at least one vLLM metric (the chart never scales on CPU)." $a.mode) }}
 {{- end }}
 {{- $th := $t.kvCacheUsage.threshold }}
-{{- if not (or (kindIs "float64" $th) (kindIs "int64" $th) (kindIs "int" $th)) }}
+{{- if not (or (kindIs "float64" $th) (kindIs "int64" $th) (kindIs "int" $th) (regexMatch (include "vllm-inference.decimalPattern" $) (toString $th))) }}
 {{- $e = append $e (printf "autoscaling.triggers.kvCacheUsage.threshold is the string %q: it must be a number, and vllm:kv_cache_usage_perc is a fraction from 0 to 1 (0.7 = 70 %%)." (toString $th)) }}
 {{- else if or (gt ($th | float64) 1.0) (le ($th | float64) 0.0) }}
 {{- $e = append $e (printf "autoscaling.triggers.kvCacheUsage.threshold is %v but vllm:kv_cache_usage_perc is a fraction from 0 to 1: use 0.7 for 70 %%." $th) }}

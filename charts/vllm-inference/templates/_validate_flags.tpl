@@ -25,12 +25,13 @@ numbers; vllm.env never repeats a variable the chart sets; LoRA and API-key sett
 {{- $table := include "vllm-inference.argTable" . | fromYamlArray }}
 {{- range $row := $table }}
 {{- $x := (include "vllm-inference.valueAt" (dict "root" $ "path" $row.path) | fromJson).v }}
-{{- if and $row.type (kindIs "string" $x) }}
+{{- /* whole numbers: --set passes them as numbers, so a string came from --set-string or quotes (decimals: the numbers concern) */}}
+{{- if and (eq (toString $row.type) "int") (kindIs "string" $x) }}
 {{- $e = append $e (printf "%s is the string %q but %s takes a number: write %s unquoted in a values file, and pass it with --set, not --set-string." $row.path $x $row.flag $x) }}
 {{- end }}
 {{- end }}
 {{- if or (kindIs "float64" $v.model.revision) (kindIs "int64" $v.model.revision) }}
-{{- $e = append $e (printf "model.revision is the number %v: helm --set reads a numeric-looking commit or tag as a number (leading zeros and trailing digits are lost). Pass it with --set-string model.revision=... or quote it in the values file." $v.model.revision) }}
+{{- $e = append $e (printf "model.revision is the number %v: a numeric-looking commit or tag, unquoted in a values file or given with --set, becomes a number (leading zeros are lost). Quote it in the values file or pass it with --set-string model.revision=...." $v.model.revision) }}
 {{- end }}
 {{- /* Flags that exist only from some vLLM release: refused, with the fix, for an older or unknown image. */}}
 {{- $version := include "vllm-inference.vllmVersion" . }}

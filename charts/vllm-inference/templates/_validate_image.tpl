@@ -10,7 +10,7 @@
 {{- end }}
 {{- range $key, $value := dict "image.tag" $i.tag "image.vllmVersion" $i.vllmVersion "tests.image.tag" .Values.tests.image.tag }}
 {{- if or (kindIs "float64" $value) (kindIs "int64" $value) (kindIs "int" $value) }}
-{{- $e = append $e (printf "%s is the number %v: helm --set reads a version as a number (0.10 becomes 0.1). Pass it with --set-string %s=... or quote it in the values file." $key $value $key) }}
+{{- $e = append $e (printf "%s is the number %v: an unquoted version in a values file is a YAML number (0.10 becomes 0.1, 0.20 becomes 0.2). Quote it (\"0.20\") or pass it with --set-string %s=...; a tag is a string." $key $value $key) }}
 {{- end }}
 {{- end }}
 {{- if and $i.vllmVersion (kindIs "string" $i.vllmVersion) (not (include "vllm-inference.vllmVersion" .)) }}
