@@ -128,10 +128,28 @@ def load_models() -> dict[str, ModelSpec]:
     return models
 
 
+# Fields of a gpus.yaml entry that describe where the GPU is found, not the GPU itself.
+_GPU_PLACEMENT_FIELDS = {"node_labels"}
+
+
 @cache
 def load_gpus() -> dict[str, GpuSpec]:
     """GPU catalogue keyed by the names `VLLM_SIM_GPU` takes (T4, L4, A10G, A100-80GB, ...)."""
-    return {key: GpuSpec(key=key, **entry) for key, entry in _load_yaml("gpus.yaml").items()}
+    return {
+        key: GpuSpec(key=key, **{k: v for k, v in entry.items() if k not in _GPU_PLACEMENT_FIELDS})
+        for key, entry in _load_yaml("gpus.yaml").items()
+    }
+
+
+@cache
+def gpu_node_labels() -> dict[str, dict[str, tuple[str, ...]]]:
+    """GPU -> provider -> the values its node label takes on nodes with that GPU (gpus.yaml `node_labels`),
+    plus `gfd`: GPU feature discovery's `nvidia.com/gpu.product`, the CUDA device name with dashes."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for key, entry in _load_yaml("gpus.yaml").items():
+        labels = {provider: tuple(values) for provider, values in (entry.get("node_labels") or {}).items()}
+        out[key] = {**labels, "gfd": (str(entry["name"]).replace(" ", "-"),)}
+    return out
 
 
 @cache

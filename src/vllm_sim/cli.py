@@ -37,7 +37,7 @@ from vllm_model.memory import (
     plan_memory,
 )
 from vllm_model.timing import TimingModel
-from vllm_sim import VLLM_VERSION
+from vllm_sim import VLLM_VERSION, runtime_env
 from vllm_sim.api import SimServer, build_app
 from vllm_sim.args import parse_serve_args
 from vllm_sim.control import add_control_routes
@@ -304,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    # The real server imports torch before it parses a flag: a pod it would crash on crashes here too.
+    runtime_env.check()
     logging.basicConfig(
         level=logging.INFO,
         format="%(levelname)s %(asctime)s [vllm-sim] %(message)s",

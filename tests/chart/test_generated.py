@@ -31,6 +31,10 @@ L40S:
   fp8_tflops: 733
   compute_capability: 8.9
   bf16: true
+  node_labels:
+    gke: []
+    karpenter: [l40s]
+    aks: []
 """
 
 
@@ -73,6 +77,7 @@ def test_adding_a_gpu_to_the_catalogue_changes_exactly_the_generated_files(chart
         "capability": 89,
         "bf16": True,
         "maxNumSeqs": 256,
+        "nodeLabels": {"gke": [], "karpenter": ["l40s"], "aks": [], "gfd": ["NVIDIA-L40S"]},
     }
     assert '"L40S"' in (chart_with_l40s / "values.schema.json").read_text()
     assert (
@@ -86,8 +91,18 @@ def test_the_chart_renders_and_size_checks_a_gpu_added_to_the_catalogue(chart_wi
         "model": {"name": "meta-llama/Llama-3.1-8B-Instruct", "maxModelLen": 8192},
         "gpu": {"type": "L40S"},
     }
-    rendered = render_chart(llama_8b, chart_dir=chart_with_l40s, show_only=["templates/deployment.yaml"])
-    assert rendered.of_kind("Deployment")
+    rendered = render_chart(
+        {**llama_8b, "capacityType": {"provider": "karpenter"}},
+        chart_dir=chart_with_l40s,
+        show_only=["templates/deployment.yaml"],
+    )
+    (deployment,) = rendered.of_kind("Deployment")
+    affinity = deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+    terms = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    gpu_name = {"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": ["l40s"]}
+    assert [gpu_name in t["matchExpressions"] for t in terms] == [True]
+    with pytest.raises(HelmFailed, match="no gke node with it"):
+        render_chart({**llama_8b, "capacityType": {"provider": "gke"}}, chart_dir=chart_with_l40s)
     with pytest.raises(HelmFailed, match=r"does not fit gpu\.type L40S"):
         render_chart(
             {**llama_8b, "model": {"name": "meta-llama/Llama-3.1-70B-Instruct"}}, chart_dir=chart_with_l40s
