@@ -102,15 +102,34 @@ def stable_seed(*parts: object) -> int:
 class Sampler:
     """Deterministic output for one request: its natural length (where it would emit EOS) and pieces."""
 
-    __slots__ = ("_rng", "natural_length")
+    __slots__ = ("_buffer", "_rng", "_taken", "natural_length")
+    BATCH = 256  # pieces drawn at a time (random.choices draws them exactly as one random() each)
 
     def __init__(self, seed: int, mean_log_length: float = 4.5) -> None:
         self._rng = random.Random(seed)
         # Lognormal lengths (median ~90 tokens, long tail) like chat answers.
         self.natural_length = max(1, int(self._rng.lognormvariate(mean_log_length, 0.9)))
+        self._buffer: list[str] = []
+        self._taken = 0
 
     def next_piece(self) -> str:
-        return PIECES[int(self._rng.random() * len(PIECES))]
+        if self._taken == len(self._buffer):
+            self._refill(1)
+        self._taken += 1
+        return self._buffer[self._taken - 1]
+
+    def next_pieces(self, k: int) -> list[str]:
+        """The next k pieces, the same as k next_piece() calls."""
+        if self._taken + k > len(self._buffer):
+            self._refill(k)
+        start = self._taken
+        self._taken += k
+        return self._buffer[start : self._taken]
+
+    def _refill(self, at_least: int) -> None:
+        rest = self._buffer[self._taken :]
+        self._buffer = rest + self._rng.choices(PIECES, k=max(self.BATCH, at_least))
+        self._taken = 0
 
 
 def embedding(text: str, dims: int) -> list[float]:
