@@ -116,6 +116,7 @@ class GpuSpec:
     compute_capability: float
     bf16: bool
     interconnect: str = "pcie4"  # how its GPUs talk in a tensor-parallel group (timing.yaml interconnects)
+    architecture: str = ""  # GPU generation: an uncalibrated card takes its generation's timing calibration
 
     @property
     def memory_bytes(self) -> int:

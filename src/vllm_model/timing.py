@@ -95,6 +95,11 @@ class TimingModel:
             api_seconds=gpu_params.api_server_ms * 1e-3,
         )
 
+    @property
+    def min_step_seconds(self) -> float:
+        """No step takes less than this (every other term is >= 0)."""
+        return self.step_overhead_s
+
     def experts_touched(self, tokens: int) -> float:
         """Expected distinct experts per MoE layer that `tokens` tokens are routed to (uniform routing)."""
         if not self.num_experts:

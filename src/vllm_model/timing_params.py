@@ -1,8 +1,9 @@
 """The timing model's parameter table (`catalog/timing.yaml`): load it, look a GPU up, write it back.
 
 Few parameters, each with a physical meaning: per GPU the weight-streaming efficiency and the API
-server's time; per interconnect the all-reduce latency per peer; for the model as a whole the per-step
-overhead, the KV-read efficiency and the eager-attention cost per layer. `benchmarks/fidelity_bench.py`
+server's time (a GPU without calibration takes its generation's, else the calibrated mean); per
+interconnect the all-reduce latency per peer; for the model as a whole the per-step overhead, the
+KV-read efficiency and the eager-attention cost per layer. `benchmarks/fidelity_bench.py`
 fits them to real measurements and writes them here with `dump`.
 """
 
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from vllm_model.catalog import load_gpus
 
 TIMING_FILE = Path(__file__).parent / "catalog" / "timing.yaml"
 
@@ -38,7 +41,18 @@ class TimingParams:
     header: str = field(default="", compare=False)
 
     def gpu(self, key: str) -> GpuTiming:
-        return self.gpus.get(key, self.default_gpu)
+        """A calibrated GPU's parameters; else the mean of its generation's calibrated GPUs; else defaults."""
+        if key in self.gpus:
+            return self.gpus[key]
+        gpus = load_gpus()
+        arch = gpus[key].architecture if key in gpus else ""
+        kin = [g for k, g in self.gpus.items() if arch and k in gpus and gpus[k].architecture == arch]
+        if not kin:
+            return self.default_gpu
+        return GpuTiming(
+            weight_bandwidth_efficiency=sum(g.weight_bandwidth_efficiency for g in kin) / len(kin),
+            api_server_ms=sum(g.api_server_ms for g in kin) / len(kin),
+        )
 
     def latency_us(self, interconnect: str) -> float:
         return self.peer_latency_us.get(interconnect, self.default_peer_latency_us)

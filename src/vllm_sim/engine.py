@@ -479,18 +479,25 @@ class Engine:
         ):
             return None
         bs, mml = cfg.block_size, cfg.max_model_len
+        # No step is shorter than the fixed overhead: at most this many fit before `until`.
+        shortest = cfg.timing.min_step_seconds
+        horizon = min(
+            last_call - self._schedule_calls, (until - now) / shortest + 1 if shortest else math.inf
+        )
         finishing: dict[int, list[int]] = {}  # step index -> running indices whose last token it makes
         allocs: list[tuple[int, int]] = []  # (step index, running index): the step needs a new block
         total = 0
         for idx, req in enumerate(running):
-            if req.stop or req.pooling or req.num_tokens - req.num_computed != 1:
+            computed = req.num_computed
+            if req.stop or req.pooling or req.num_tokens - computed != 1:
                 return None
             rem = min(req.length_limit - len(req.output), mml - req.num_tokens)
-            finishing.setdefault(rem - 1, []).append(idx)
-            first_alloc = len(req.blocks) * bs - req.num_computed
-            if first_alloc < rem:
+            if rem <= horizon:
+                finishing.setdefault(rem - 1, []).append(idx)
+            first_alloc = len(req.blocks) * bs - computed
+            if first_alloc < rem and first_alloc < horizon:
                 allocs.append((first_alloc, idx))
-            total += req.num_computed + 1
+            total += computed + 1
         heapq.heapify(allocs)
         n, t, j = len(running), now, 0
         step_seconds = cfg.timing.step_seconds
@@ -506,7 +513,7 @@ class Engine:
                 req = running[idx]
                 req.blocks.extend(pool.allocate(1))
                 nxt = j + bs
-                if nxt < min(req.length_limit - len(req.output), mml - req.num_tokens):
+                if nxt < horizon and nxt < min(req.length_limit - len(req.output), mml - req.num_tokens):
                     heapq.heappush(allocs, (nxt, idx))
             t += step_seconds(n, total, total, n)
             self._schedule_calls += 1
