@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from vllm_model.catalog import get_gpu, load_hf_config, load_models, resolve_model
 from vllm_model.hf_config import spec_fields
@@ -212,3 +213,16 @@ def test_every_calibration_gpu_resolves_by_its_short_name():
     l40s = get_gpu("L40S")
     assert (l40s.memory_mib, l40s.bandwidth_gbps, l40s.fp16_tflops, l40s.fp8_tflops) == (46068, 864, 362, 733)
     assert l40s.capability_int == 89
+
+
+def _flatten(prefix: str, value: object) -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in _flatten(f"{prefix}{k}.", v)]
+    return [(prefix.rstrip("."), value)]
+
+
+def test_the_docs_parameter_table_lists_every_value_of_timing_yaml():
+    docs = (TIMING_FILE.parents[3] / "docs" / "simulator.md").read_text(encoding="utf-8")
+    values = _flatten("", yaml.safe_load(TIMING_FILE.read_text(encoding="utf-8")))
+    missing = [f"{k} = {v}" for k, v in values if f"| `{k}` | {v:.4g} |" not in docs]
+    assert not missing, f"docs/simulator.md's timing table lacks or misstates: {missing}"
