@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vllm_model.catalog import get_gpu, resolve_model
-from vllm_model.memory import plan_memory
+from vllm_model.catalog import GpuSpec, ModelSpec, get_gpu, resolve_model
+from vllm_model.memory import MemoryPlan, plan_memory
 from vllm_model.timing import TimingModel
 from vllm_model.timing_params import TimingParams
 from vllm_sim.engine import Engine, EngineConfig
@@ -61,12 +61,31 @@ class Experiment:
     spec_output_tokens: int
     stages: dict[int, Stage] = field(default_factory=dict)
     rows: list[Observed] = field(default_factory=list)
+    _server: tuple[ModelSpec, GpuSpec, MemoryPlan] | None = field(default=None, repr=False, compare=False)
 
     @property
     def output_tokens(self) -> int:
         """The measured mean output length: (E2E - TTFT) / ITL + 1, averaged over the stage rows."""
         implied = [(o.e2e_ms - o.ttft_ms) / o.itl_ms + 1 for o in self.rows if o.stage != "summary"]
         return round(sum(implied) / len(implied))
+
+    def server(self) -> tuple[ModelSpec, GpuSpec, MemoryPlan]:
+        """The model, the GPU and the memory plan of the experiment's vLLM server (computed once)."""
+        if self._server is None:
+            model, gpu = resolve_model(self.model), get_gpu(self.gpu)
+            plan = plan_memory(
+                model,
+                gpu,
+                tensor_parallel_size=self.tp,
+                max_model_len=MAX_MODEL_LEN,
+                gpu_memory_utilization=self.gpu_memory_utilization,
+                max_num_seqs=MAX_NUM_SEQS,
+                max_num_batched_tokens=self.max_num_batched_tokens,
+            )
+            if not plan.fits:
+                raise ValueError(f"{self.exp_id}: {plan.error}")
+            self._server = (model, gpu, plan)
+        return self._server
 
     @property
     def gpu_key(self) -> str:
@@ -135,18 +154,7 @@ def load_experiments(path: Path) -> tuple[list[Experiment], list[tuple[int, str]
 
 
 def build_engine(exp: Experiment, params: TimingParams | None = None) -> tuple[Engine, TimingModel]:
-    model, gpu = resolve_model(exp.model), get_gpu(exp.gpu)
-    plan = plan_memory(
-        model,
-        gpu,
-        tensor_parallel_size=exp.tp,
-        max_model_len=MAX_MODEL_LEN,
-        gpu_memory_utilization=exp.gpu_memory_utilization,
-        max_num_seqs=MAX_NUM_SEQS,
-        max_num_batched_tokens=exp.max_num_batched_tokens,
-    )
-    if not plan.fits:
-        raise ValueError(f"{exp.exp_id}: {plan.error}")
+    model, gpu, plan = exp.server()
     timing = TimingModel.build(model, gpu, plan, params)
     return Engine(EngineConfig.from_plan(plan, timing)), timing
 

@@ -25,10 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from fidelity_data import GROUPS, MAX_MODEL_LEN, MAX_NUM_SEQS, PROMPTS_PER_GROUP, Experiment
+from fidelity_data import GROUPS, MAX_NUM_SEQS, PROMPTS_PER_GROUP, Experiment
 
-from vllm_model.catalog import get_gpu, resolve_model
-from vllm_model.memory import plan_memory
+from vllm_model.catalog import get_gpu
 from vllm_model.timing import TimingModel
 from vllm_model.timing_params import GpuTiming, TimingParams
 
@@ -63,33 +62,10 @@ def stage_rows(experiments: list[Experiment]) -> list[StageRow]:
     ]
 
 
-_PLANS: dict[str, tuple] = {}
-
-
-def _plan(exp: Experiment) -> tuple:
-    if exp.exp_id not in _PLANS:
-        _PLANS[exp.exp_id] = _plan_uncached(exp)
-    return _PLANS[exp.exp_id]
-
-
-def _plan_uncached(exp: Experiment) -> tuple:
-    model, gpu = resolve_model(exp.model), get_gpu(exp.gpu)
-    plan = plan_memory(
-        model,
-        gpu,
-        tensor_parallel_size=exp.tp,
-        max_model_len=MAX_MODEL_LEN,
-        gpu_memory_utilization=exp.gpu_memory_utilization,
-        max_num_seqs=MAX_NUM_SEQS,
-        max_num_batched_tokens=exp.max_num_batched_tokens,
-    )
-    return model, gpu, plan
-
-
 def predict(row: StageRow, params: TimingParams) -> tuple[float, float]:
     """(TTFT ms, ITL ms) the timing model gives the stage at its measured concurrency."""
     exp = row.exp
-    model, gpu, plan = _plan(exp)
+    model, gpu, plan = exp.server()
     tm = TimingModel.build(model, gpu, plan, params)
     stage = exp.stages[row.stage]
     n = max(1.0, min(MAX_NUM_SEQS, stage.rate * row.e2e_ms / 1e3))
