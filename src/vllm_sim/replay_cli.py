@@ -29,7 +29,13 @@ PROG = "vllm-sim replay"
 
 
 def _own_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, allow_abbrev=False, add_help=False)
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        allow_abbrev=False,
+        usage=f"{PROG} [MODEL] --workload FILE [--gpu GPU] [--hf-config FILE] [--json] [vllm serve flags]",
+        description="Run a workload on the simulator's engine in virtual time. Every `vllm serve` flag "
+        "the simulator models applies (see `vllm-sim serve --help`).",
+    )
     p.add_argument("--workload", required=True, help="workload YAML (stages and prompts)")
     p.add_argument(
         "--gpu", default=None, help="simulated GPU (catalogue key or alias); default VLLM_SIM_GPU or L4"
