@@ -61,6 +61,7 @@ class ModelSpec:
     attention_chunk_size: int = (
         0  # chunked local attention (Llama 4): vLLM captures no full CUDA graph for it
     )
+    tokenizer: str | None = None  # a tokenizer a registry package ships (vllm_sim.tokenizer), else None
 
     @property
     def embedding_params(self) -> int:

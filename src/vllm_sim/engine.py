@@ -15,13 +15,13 @@ from __future__ import annotations
 import heapq
 import math
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vllm_model.memory import MemoryPlan
 from vllm_model.timing import TimingModel
-from vllm_sim.tokens import CHARS_PER_TOKEN, Sampler, block_hashes, count_tokens
+from vllm_sim.tokens import CHARS_PER_TOKEN, Sampler, block_hashes, count_tokens, token_block_hashes
 
 WAITING, RUNNING, FINISHED = 0, 1, 2
 
@@ -140,11 +140,17 @@ class Request:
         ignore_eos: bool = False,
         pooling: bool = False,
         arrival: float = 0.0,
+        prompt_ids: Sequence[int] | None = None,
     ) -> None:
         self.request_id = request_id
         self.prompt = prompt
-        self.prompt_len = max(1, count_tokens(prompt))
-        self.hashes = block_hashes(prompt, block_size)
+        # A real tokenizer's ids where the model has one (vllm_sim.tokenizer), else the approximation.
+        if prompt_ids is None:
+            self.prompt_len = max(1, count_tokens(prompt))
+            self.hashes = block_hashes(prompt, block_size)
+        else:
+            self.prompt_len = len(prompt_ids)
+            self.hashes = token_block_hashes(prompt_ids, block_size)
         self.max_tokens = max_tokens
         self.stop = stop
         self.ignore_eos = ignore_eos

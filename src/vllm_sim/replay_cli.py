@@ -17,12 +17,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from vllm_model.catalog import UnknownGpuError, UnknownModelError, get_gpu, load_hf_config, resolve_model
+from vllm_model.catalog import DEFAULT_GPU, UnknownGpuError, get_gpu
 from vllm_model.timing import TimingModel
 from vllm_sim.args import parse_serve_args
-from vllm_sim.cli import SimEnv, StartupError, plan_from_args
 from vllm_sim.engine import Engine, EngineConfig
 from vllm_sim.replay import replay
+from vllm_sim.serve_plan import SimEnv, StartupError, model_from_args, plan_from_args
 from vllm_sim.workload import Workload, WorkloadError, load_workload
 
 PROG = "vllm-sim replay"
@@ -38,9 +38,16 @@ def _own_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workload", required=True, help="workload YAML (stages and prompts)")
     p.add_argument(
-        "--gpu", default=None, help="simulated GPU (catalogue key or alias); default VLLM_SIM_GPU or L4"
+        "--gpu",
+        default=None,
+        help=f"simulated GPU (catalogue key or alias); default VLLM_SIM_GPU, else {DEFAULT_GPU}",
     )
-    p.add_argument("--hf-config", default=None, help="a Hugging Face config.json giving the model's shapes")
+    p.add_argument(
+        "--hf-config",
+        default=None,
+        help="a Hugging Face config.json (or model directory) giving the model's shapes "
+        "(the same as vllm serve's --hf-config-path)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
@@ -80,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rest += ["--model", own.hf_config]  # a MODEL given as well names the model; the file gives its shapes
     args = parse_serve_args(rest)
     try:
-        gpu = get_gpu(own.gpu or os.environ.get("VLLM_SIM_GPU") or "L4")
+        gpu = get_gpu(own.gpu or os.environ.get("VLLM_SIM_GPU") or DEFAULT_GPU)
     except UnknownGpuError as exc:
         print(f"{PROG}: error: --gpu: {exc}", file=sys.stderr)
         return 2
@@ -91,12 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     sim_env = SimEnv(gpu=gpu, time_scale=1.0, load_seconds=0.0, control=False, gpu_count=None)
     try:
-        model = load_hf_config(own.hf_config) if own.hf_config else resolve_model(args.model)
-    except (UnknownModelError, OSError, KeyError, ValueError) as exc:
-        source = f"--hf-config {own.hf_config}" if own.hf_config else f"model {args.model}"
-        print(f"{PROG}: error: {source}: {exc}", file=sys.stderr)
-        return 1
-    try:
+        model = model_from_args(args, own.hf_config)
         plan = plan_from_args(args, model, sim_env)
     except StartupError as err:
         print(f"{PROG}: vLLM would not start.\n{err.kind}: {err}", file=sys.stderr)

@@ -1,9 +1,9 @@
 """A cheap, consistent stand-in for a tokenizer and a sampler.
 
-One token is four characters of text, everywhere: prompt token counts, the KV-cache block hashes
-(a block of 16 tokens is 64 characters) and generated text (each generated token is one 4-character
-piece). So counts agree across the API, the engine and the metrics, and re-sending a generated text
-as a prompt counts the same tokens.
+One token is four characters of text, everywhere a model has no real tokenizer (vllm_sim.tokenizer):
+prompt token counts, the KV-cache block hashes (a block of 16 tokens is 64 characters) and generated
+text (each generated token is one 4-character piece). So counts agree across the API, the engine and
+the metrics, and re-sending a generated text as a prompt counts the same tokens.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Sequence
 
 CHARS_PER_TOKEN = 4
 # Generated "tokens": fixed-width pieces so that len(text) / 4 == token count.
@@ -89,6 +90,16 @@ def block_hashes(text: str, block_size: int) -> list[int]:
     parent = 0
     for start in range(0, len(text) - width + 1, width):
         parent = hash((parent, text[start : start + width]))
+        hashes.append(parent)
+    return hashes
+
+
+def token_block_hashes(token_ids: Sequence[int], block_size: int) -> list[int]:
+    """The same chain over a real tokenizer's ids: one hash per full block of `block_size` ids."""
+    hashes: list[int] = []
+    parent = 0
+    for start in range(0, len(token_ids) - block_size + 1, block_size):
+        parent = hash((parent, tuple(token_ids[start : start + block_size])))
         hashes.append(parent)
     return hashes
 

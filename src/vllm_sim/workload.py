@@ -135,7 +135,7 @@ def _code(kind: str, n: int) -> str:
 
 
 def _number(section: dict[str, Any], key: str, where: str, *, integer: bool, minimum: float) -> Any:
-    value = section.get(key)
+    value: Any = section.get(key)
     ok = isinstance(value, int) if integer else isinstance(value, int | float)
     if isinstance(value, bool) or not ok or not value >= minimum:
         kind = "an integer" if integer else "a number"

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from sim_helpers import TINY_MOE_CONFIG
 
 from vllm_model.catalog import get_gpu, resolve_model
 from vllm_model.memory import plan_memory
 from vllm_model.timing import TimingModel
 from vllm_sim import replay_cli
 from vllm_sim.engine import Engine, EngineConfig, Request
+from vllm_sim.launch import SIM
 from vllm_sim.replay import replay
 from vllm_sim.workload import WorkloadError, parse_workload
 
@@ -176,20 +179,7 @@ def test_replay_refuses_to_start_where_vllm_would(tmp_path, capsys):
 
 
 def test_replay_takes_a_moe_model_from_a_hugging_face_config(tmp_path, capsys):
-    config = {
-        "architectures": ["MixtralForCausalLM"],
-        "hidden_size": 1024,
-        "intermediate_size": 2048,
-        "num_hidden_layers": 8,
-        "num_attention_heads": 16,
-        "num_key_value_heads": 4,
-        "vocab_size": 32000,
-        "max_position_embeddings": 8192,
-        "num_local_experts": 8,
-        "num_experts_per_tok": 2,
-        "torch_dtype": "bfloat16",
-    }
-    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "config.json").write_text(json.dumps(TINY_MOE_CONFIG))
     path = tmp_path / "workload.yaml"
     path.write_text(yaml.safe_dump(workload()))
     code = replay_cli.main(
@@ -197,3 +187,14 @@ def test_replay_takes_a_moe_model_from_a_hugging_face_config(tmp_path, capsys):
     )
     assert code == 0
     assert json.loads(capsys.readouterr().out)["overall"]["requests"] > 0
+
+
+def test_replay_is_a_subcommand_of_the_vllm_sim_command(tmp_path):
+    path = tmp_path / "workload.yaml"
+    path.write_text(yaml.safe_dump(workload()))
+    argv = [*SIM, "replay", QWEN, "--gpu", "L4", "--max-model-len", "4096", "--workload", str(path), "--json"]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert set(json.loads(run.stdout)["overall"]) == STAGE_KEYS
+    usage = subprocess.run([*SIM, "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert "{serve,replay}" in usage
