@@ -1,6 +1,6 @@
 """The calibration set: real vLLM v0.15.1 measurements as experiments the replay can run.
 
-Reads the ground-truth CSV (../shared/groundtruth/calibration.csv; its README describes it): each
+Reads the ground-truth CSV (benchmarks/data/groundtruth/calibration.csv; its README describes it): each
 experiment is one server configuration run through stage 0 then stage 1 on the same warm server, and
 its rows are the stages and the pooled `summary`. The workload of a row, as the README gives it:
 constant-rate stages, about 100 distinct prompts cycled (10 groups x 10 prompts, each group sharing its
@@ -28,15 +28,13 @@ from vllm_sim.engine import Engine, EngineConfig
 from vllm_sim.replay import replay
 from vllm_sim.workload import Prompts, Stage, Workload
 
-ROOT = Path(__file__).resolve().parent.parent
-GROUNDTRUTH = Path("shared") / "groundtruth" / "calibration.csv"
-# The checkout's sibling shared/ (../shared/groundtruth/ beside the repository), the nearest one above it.
-DEFAULT_DATA = next(
-    (d / GROUNDTRUTH for d in ROOT.parents if (d / GROUNDTRUTH).is_file()), ROOT.parent / GROUNDTRUTH
-)
+# Vendored with its README (provenance, columns, workload) so a fresh clone can run the bench.
+DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "groundtruth" / "calibration.csv"
 PROMPT_EXTRA_TOKENS = 37
 GROUPS, PROMPTS_PER_GROUP = 10, 10
 MAX_NUM_SEQS, MAX_MODEL_LEN = 128, 4096
+SPEC, MEASURED = "spec", "measured-output"  # where a row's output length comes from
+PROTOCOL = SPEC  # what the fit and the primary figures use
 
 
 @dataclass(frozen=True)
@@ -63,9 +61,10 @@ class Experiment:
     rows: list[Observed] = field(default_factory=list)
     _server: tuple[ModelSpec, GpuSpec, MemoryPlan] | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def output_tokens(self) -> int:
-        """The measured mean output length: (E2E - TTFT) / ITL + 1, averaged over the stage rows."""
+    def output_tokens(self, protocol: str) -> int:
+        """Output tokens per request: the spec's, or the measured mean the ITL convention gives back."""
+        if protocol == SPEC:
+            return self.spec_output_tokens
         implied = [(o.e2e_ms - o.ttft_ms) / o.itl_ms + 1 for o in self.rows if o.stage != "summary"]
         return round(sum(implied) / len(implied))
 
@@ -91,13 +90,13 @@ class Experiment:
     def gpu_key(self) -> str:
         return get_gpu(self.gpu).key
 
-    def workload(self) -> Workload:
+    def workload(self, protocol: str) -> Workload:
         prompts = Prompts(
             groups=GROUPS,
             prompts_per_group=PROMPTS_PER_GROUP,
             prefix_tokens=self.prefix_tokens,
             prompt_tokens=self.prompt_tokens,
-            output_tokens=self.output_tokens,
+            output_tokens=self.output_tokens(protocol),
             ignore_eos=True,
         )
         return Workload(tuple(self.stages[k] for k in sorted(self.stages)), prompts, seed=0)
@@ -159,10 +158,10 @@ def build_engine(exp: Experiment, params: TimingParams | None = None) -> tuple[E
     return Engine(EngineConfig.from_plan(plan, timing)), timing
 
 
-def simulate(exp: Experiment, params: TimingParams | None = None) -> dict[str, dict]:
+def simulate(exp: Experiment, params: TimingParams | None = None, protocol: str = SPEC) -> dict[str, dict]:
     """Replay the experiment; its report per row stage ("0", "1", "summary")."""
     engine, timing = build_engine(exp, params)
-    report = replay(engine, exp.workload(), timing.api_seconds).report()
+    report = replay(engine, exp.workload(protocol), timing.api_seconds).report()
     out = {str(i): s for i, s in enumerate(report["stages"])}
     out["summary"] = report["overall"]
     out["simulated_s"] = report["simulated_s"]

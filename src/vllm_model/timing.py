@@ -2,8 +2,9 @@
 
 A step runs some new tokens: prefill chunks and one token per decoding sequence. Its time is
 
-    linear    = max(weight bytes read / (HBM bandwidth x eta_w),  GEMM FLOPs / (peak x eta_f))
-    attention = max(KV bytes read / (HBM bandwidth x eta_w x kappa),  attention FLOPs / (peak x eta_f))
+    stream, math = weight bytes read / (HBM bandwidth x eta_w),  GEMM FLOPs / (peak x eta_f)
+    linear    = max(stream, math) + lambda x min(stream, math)
+    attention = max(KV bytes read / (HBM bandwidth x eta_w),  attention FLOPs / (peak x eta_f))
     comm      = 2 x layers x (peer latency x (TP - 1) + 2 (TP - 1)/TP x tokens x hidden x bytes / link)
     step      = linear + attention + comm + fixed overhead (+ eager attention per layer off full graphs)
 
@@ -12,6 +13,11 @@ A step runs some new tokens: prefill chunks and one token per decoding sequence.
   never read whole, while the lm_head is. A mixture of experts reads only the experts its tokens were
   routed to: with T tokens each picking k of E experts, E x (1 - (1 - k/E)^T) per layer; its FLOPs count
   the k active experts, its memory (memory.py) every expert.
+- A GEMM overlaps its weight loads with its math only partly (tiles wait on loads, waves end ragged):
+  lambda of the shorter of the two shows. It is what makes a decode step grow with the batch before the
+  math bound is reached, in proportion to the model's FLOPs per token.
+- The paged KV cache is streamed like the weights, at the same achieved bandwidth (one HBM, one kind of
+  read: a long-context MHA model, Llama-2-7b, shows it).
 - Tensor parallelism splits weights, KV heads and FLOPs over TP GPUs and adds two all-reduces per layer
   (after attention and after the MLP): a latency per peer on the interconnect plus the ring volume.
 - vLLM V1 replays a full CUDA graph for a step of pure decodes; a step with a prefill chunk runs piecewise
@@ -19,7 +25,8 @@ A step runs some new tokens: prefill chunks and one token per decoding sequence.
   be captured whole (Llama 4's chunked local attention).
 - The API server's time per request (`api_seconds`) is not part of a step: replay adds it to TTFT and E2E.
 
-Parameters (eta_w per GPU, kappa, overheads, latencies) live in catalog/timing.yaml (timing_params.py).
+Parameters (eta_w and the API time per GPU, lambda, the overheads, the all-reduce latency per
+interconnect) live in catalog/timing.yaml (timing_params.py).
 """
 
 from __future__ import annotations
@@ -41,7 +48,6 @@ class TimingModel:
     experts_per_token: int
     kv_bytes_per_token: int  # per GPU
     weight_bandwidth: float  # bytes/s one GPU streams weights at
-    kv_bandwidth: float  # bytes/s one GPU reads the paged KV cache at
     flops: float  # FLOP/s one GPU reaches in a prefill's GEMMs
     flops_per_token: float  # per GPU: 2 x parameters a token multiplies through (lm_head excluded)
     lm_head_flops: float  # per GPU, per sequence that samples a token
@@ -51,6 +57,7 @@ class TimingModel:
     allreduce_bytes_per_token: float  # ring volume one GPU sends per token per all-reduce
     link_bandwidth: float
     step_overhead_s: float
+    gemm_exposed: float  # share of the shorter of weight streaming and GEMM math not hidden under the longer
     eager_s: float  # per step run off full CUDA graphs (layers x per-layer eager cost)
     full_graph_decode: bool  # pure-decode steps replay a full CUDA graph
     api_seconds: float  # per request, outside the engine (on TTFT and E2E)
@@ -80,7 +87,6 @@ class TimingModel:
             experts_per_token=model.num_experts_per_tok,
             kv_bytes_per_token=plan.kv_bytes_per_token * pp,
             weight_bandwidth=weight_bw,
-            kv_bandwidth=weight_bw * p.kv_read_efficiency,
             flops=peak * p.prefill_compute_efficiency,
             flops_per_token=2 * model.token_params / shards,
             lm_head_flops=2 * model.lm_head_params / shards,
@@ -90,6 +96,7 @@ class TimingModel:
             allreduce_bytes_per_token=2 * (tp - 1) / tp * model.hidden_size * act,
             link_bandwidth=p.link_bandwidth(gpu.interconnect),
             step_overhead_s=p.step_overhead_ms * 1e-3,
+            gemm_exposed=p.gemm_exposed_fraction,
             eager_s=p.eager_layer_us * 1e-6 * layers,
             full_graph_decode=not model.attention_chunk_size,
             api_seconds=gpu_params.api_server_ms * 1e-3,
@@ -115,9 +122,10 @@ class TimingModel:
         """
         weights = self.dense_bytes + self.experts_touched(new_tokens) * self.expert_bytes
         gemm_flops = self.flops_per_token * new_tokens + self.lm_head_flops * num_seqs
-        linear = max(weights / self.weight_bandwidth, gemm_flops / self.flops)
+        stream, math = weights / self.weight_bandwidth, gemm_flops / self.flops
+        linear = max(stream, math) + self.gemm_exposed * min(stream, math)
         attention = max(
-            kv_tokens_read * self.kv_bytes_per_token / self.kv_bandwidth,
+            kv_tokens_read * self.kv_bytes_per_token / self.weight_bandwidth,
             self.attn_flops_per_pair * context_pairs / self.flops,
         )
         comm = self.allreduces * (

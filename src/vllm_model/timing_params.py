@@ -2,9 +2,9 @@
 
 Few parameters, each with a physical meaning: per GPU the weight-streaming efficiency and the API
 server's time (a GPU without calibration takes its generation's, else the calibrated mean); per
-interconnect the all-reduce latency per peer; for the model as a whole the per-step overhead, the
-KV-read efficiency and the eager-attention cost per layer. `benchmarks/fidelity_bench.py`
-fits them to real measurements and writes them here with `dump`.
+interconnect the all-reduce latency per peer; for the model as a whole the per-step overhead, the share of
+the GEMMs' math that shows beside the weight stream, and the eager-attention cost per layer.
+`benchmarks/fidelity_bench.py` fits them to real measurements and writes them here with `dump`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class GpuTiming:
 @dataclass(frozen=True)
 class TimingParams:
     step_overhead_ms: float
-    kv_read_efficiency: float  # relative to the GPU's weight-streaming bandwidth
+    gemm_exposed_fraction: float  # of the shorter of a step's weight streaming and its GEMM math
     eager_layer_us: float
     prefill_compute_efficiency: float
     link_bandwidth_gbps: dict[str, float]
@@ -76,7 +76,7 @@ class TimingParams:
             f"  link_bandwidth_gbps: {flow(self.link_bandwidth_gbps)}",
             "model:",
             f"  step_overhead_ms: {_num(self.step_overhead_ms)}",
-            f"  kv_read_efficiency: {_num(self.kv_read_efficiency)}",
+            f"  gemm_exposed_fraction: {_num(self.gemm_exposed_fraction)}",
             f"  eager_layer_us: {_num(self.eager_layer_us)}",
             "gpus:",
             *(f"  {key}: {flow(vars(self.gpus[key]))}" for key in sorted(self.gpus)),
@@ -102,7 +102,7 @@ def parse(text: str) -> TimingParams:
     fixed, model, defaults = data["fixed"], data["model"], data["defaults"]
     return TimingParams(
         step_overhead_ms=float(model["step_overhead_ms"]),
-        kv_read_efficiency=float(model["kv_read_efficiency"]),
+        gemm_exposed_fraction=float(model["gemm_exposed_fraction"]),
         eager_layer_us=float(model["eager_layer_us"]),
         prefill_compute_efficiency=float(fixed["prefill_compute_efficiency"]),
         link_bandwidth_gbps={k: float(v) for k, v in fixed["link_bandwidth_gbps"].items()},

@@ -37,6 +37,25 @@ def test_a_decode_step_streams_every_weight_but_the_embedding_table_once():
     assert decode(t, 64) > batch  # ... but each reads its own KV cache
 
 
+def test_the_kv_cache_streams_at_the_weights_bandwidth():
+    t = timing(LLAMA8)
+    longer = decode(t, 8, 1600) - decode(t, 8, 600)
+    assert longer == pytest.approx(8 * 1000 * t.kv_bytes_per_token / t.weight_bandwidth, rel=1e-9)
+
+
+def test_a_decode_gemm_shows_lambda_of_its_math_beside_the_weight_stream():
+    t = timing(LLAMA8)
+    params = load_timing_params()
+    assert t.gemm_exposed == params.gemm_exposed_fraction > 0
+
+    def math_s(batch: int) -> float:
+        return (t.flops_per_token + t.lm_head_flops) * batch / t.flops
+
+    one, batch = t.step_seconds(1, 0, 0, 1), t.step_seconds(64, 0, 0, 64)
+    assert t.dense_bytes / t.weight_bandwidth > math_s(64)  # still weight-bound at 64 sequences
+    assert batch - one == pytest.approx(t.gemm_exposed * (math_s(64) - math_s(1)), rel=1e-9)
+
+
 def test_prefill_is_compute_bound_and_grows_with_the_chunk():
     t = timing(LLAMA8, max_num_batched_tokens=8192)
     half, full = t.step_seconds(2048, 2048 * 1024, 2048, 1), t.step_seconds(4096, 4096 * 2048, 4096, 1)
