@@ -2,15 +2,16 @@
 
 Reads the ground-truth CSV (benchmarks/data/groundtruth/calibration.csv; its README describes it): each
 experiment is one server configuration run through stage 0 then stage 1 on the same warm server, and
-its rows are the stages and the pooled `summary`. The workload of a row, as the README gives it:
-constant-rate stages, about 100 distinct prompts cycled (10 groups x 10 prompts, each group sharing its
-system prefix), prompts `spec_input_tokens` long plus the 37 tokens the measured means ran above nominal
-(26-48), `ignore_eos` outputs as long as the measured mean: the ITL convention (E2E - TTFT) / (output - 1)
-gives it back from each row's three means (it is the spec length for most experiments, but 237 of 248 for
-Llama-3.1-8B and 1120 of 1448 for Llama-2-7b's long prompts). Server: max_num_seqs 128, max_model_len 4096,
-prefix caching on, the row's max_num_batched_tokens and gpu_memory_utilization. CPU KV offload is not
-modelled: with the working set inside the GPU cache it changed nothing measurable (rows 63-65 vs 49-51,
-78-80 vs 117-119).
+its rows are the stages and the pooled `summary`. The workload of a row comes from its spec, as the
+README gives it: constant-rate stages, about 100 distinct prompts cycled (10 groups x 10 prompts, each
+group sharing its system prefix), prompts `spec_input_tokens` long plus the 37 tokens the measured means
+ran above nominal (26-48; a fixed workload fact, not the row's), `ignore_eos` outputs of the spec length
+(the SPEC protocol, what the fit and the primary figures use). The MEASURED protocol instead takes each
+experiment's mean output length as the client counted it, which the ITL convention (E2E - TTFT) /
+(output - 1) gives back from the row's own means (237 of 248 for Llama-3.1-8B, 1120 of 1448 for
+Llama-2-7b): a gauge, not a prediction. Server: max_num_seqs 128, max_model_len 4096, prefix caching on,
+the row's max_num_batched_tokens and gpu_memory_utilization. CPU KV offload is not modelled: with the
+working set inside the GPU cache it changed nothing measurable (rows 63-65 vs 49-51, 78-80 vs 117-119).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from vllm_model.catalog import (
 )
 from vllm_model.memory import MemoryPlan
 from vllm_model.timing import TimingModel
-from vllm_sim import VLLM_VERSION
+from vllm_sim import VLLM_VERSION, replay_cli
 from vllm_sim.api import SimServer, build_app
 from vllm_sim.args import parse_serve_args
 from vllm_sim.control import add_control_routes
@@ -229,9 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0 if argv else 2
     if argv[0] == "replay":
-        from vllm_sim.replay_cli import main as replay_main  # imports this module: loaded on demand
-
-        return replay_main(argv[1:])
+        return replay_cli.main(argv[1:])
     if argv[0] != "serve":
         print(
             f"{TOP_USAGE}\nvllm: error: argument subparser: invalid choice: '{argv[0]}' "
