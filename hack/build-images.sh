@@ -84,7 +84,9 @@ base_rootfs() {
 
 # python_image NAME EXTRA CONFIG_ARGS...: the Debian base + a venv (/opt/venv) holding this project's wheel
 # installed as `vllm-inference[EXTRA]`, so the image's Python dependencies are exactly what pyproject.toml
-# declares for that product; a `vllm` command that runs `vllm-sim`; user vllm (1000) with a writable HOME.
+# declares for that product; a `vllm` command that runs `vllm-sim`; /vllm-workspace as in vllm/vllm-openai.
+# Like that image it has no user but root: no passwd entry for a pod's runAsUser and no HOME made writable
+# for one, so a pod runs only if it names its user and gives every cache a writable volume (the chart does).
 # Keyed by the packaged sources (src/), pyproject.toml, EXTRA and this script.
 python_image() {
   local name=$1 extra=$2; shift 2
@@ -117,21 +119,24 @@ python_image() {
         printf '#!/bin/sh\n# vLLM command line, served by the simulator.\nexec /opt/venv/bin/vllm-sim \"\$@\"\n' \
           >/usr/local/bin/vllm
         chmod 0755 /usr/local/bin/vllm
-        echo 'vllm:x:1000:1000:vllm:/home/vllm:/bin/sh' >>/etc/passwd
-        echo 'vllm:x:1000:' >>/etc/group
-        mkdir -p /home/vllm && chown 1000:1000 /home/vllm
+        mkdir -p /vllm-workspace
       " >&2
     : >"$rootfs/etc/resolv.conf"
+    # mktemp made the directory 0700 and the layer's "." entry copies it: a non-root uid could not resolve /.
+    chmod 0755 "$rootfs"
     pack "$rootfs" "$archive" 0.1.0 --config.env PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
-      --config.env PYTHONUNBUFFERED=1 "$@"
+      --config.env PYTHONUNBUFFERED=1 --config.env PYTHONDONTWRITEBYTECODE=1 "$@"
   fi
   current "$archive" "$name"
 }
 
+# The simulator mirrors vllm/vllm-openai where a pod meets it: root by default (a restricted pod sets
+# runAsUser, which has no passwd entry), workdir /vllm-workspace, no HOME of its own; the root filesystem may be
+# read-only (the bytecode is compiled at install, nothing is written beside it).
 build_sim() {
   python_image vllm-sim sim \
-    --config.entrypoint vllm --config.entrypoint serve --config.user 1000:1000 --config.env HOME=/home/vllm \
-    --config.workingdir /home/vllm --config.exposedports 8000/tcp
+    --config.entrypoint vllm --config.entrypoint serve --config.workingdir /vllm-workspace \
+    --config.exposedports 8000/tcp
 }
 
 # The fake GPU device plugin, for deploy/fake-gpu-device-plugin/daemonset.yaml (root: it writes its socket

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs a tier's toolchain from package registries only (Go module proxy, PyPI, Debian apt). Each tool is
 # built once into a version-keyed cache outside the repo and linked into .tools/bin/.
-#   install-tools.sh [python helm ct crds shellcheck]   the lint and unit tier (default: all five); no
+#   install-tools.sh [python helm ct crds shellcheck promtool]  the lint and unit tier (default: all six); no
 #                                                       Kubernetes build
 #   install-tools.sh cluster                            the cluster tier: Debian packages, Kubernetes, etcd,
 #                                                       kwok, CoreDNS, kubectl, images (hack/cluster/)
@@ -64,6 +64,16 @@ install_ct() {
   install -m 0644 "$src/etc/chart_schema.yaml" "$src/etc/lintconf.yaml" "$SHARE/ct/"
 }
 
+# promtool from the Prometheus Go module (its `v0.3MM.P` module versions are Prometheus 3.MM.P): `make unit`
+# unit-tests the chart's alerts with `promtool test rules`.
+install_promtool() {
+  local minor=${PROMETHEUS_VERSION#v0.3}
+  minor=${minor%%.*}
+  # The module ships a go.work (its own development workspace); build it as a plain module.
+  GOWORK=off go_tool promtool github.com/prometheus/prometheus "$PROMETHEUS_VERSION" cmd/promtool \
+    "-X github.com/prometheus/common/version.Version=3.$((10#$minor)).${PROMETHEUS_VERSION##*.}"
+}
+
 # CRDs come from the operators' own Go modules, so validation is against the real schemas.
 install_crds() {
   local dest="$SHARE/crds"
@@ -114,9 +124,9 @@ install_python() {
 
 main() {
   command -v go >/dev/null || die "go is required (Go module proxy builds)"
-  local what=("$@") w; [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds shellcheck)
+  local what=("$@") w; [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds shellcheck promtool)
   for w in "${what[@]}"; do
-    [[ $(type -t "install_$w") == function ]] || die "unknown tool '$w' (python helm ct crds shellcheck, or cluster)"
+    [[ $(type -t "install_$w") == function ]] || die "unknown tool '$w' (python helm ct crds shellcheck promtool, or cluster)"
   done
   for w in "${what[@]}"; do "install_$w"; done
   log "ok: $(find "$BIN" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' ')"

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from vllm_model.hf_config import spec_fields
+
 CATALOG_DIR = Path(__file__).parent / "catalog"
 GIB = 1024**3
 # The card the simulator stands in for, and the fake device plugin advertises, when none is named.
@@ -49,6 +51,17 @@ class ModelSpec:
     encoder_only: bool = False  # bidirectional attention: no KV cache at all
     embedding_dim: int | None = None
     quantization: str | None = None  # method from the checkpoint's quantization_config
+    # Mixture of experts (0 experts: a dense model). `params` counts every expert: it is what memory holds.
+    num_experts: int = 0  # routed experts per MoE layer (num_local_experts / num_experts / n_routed_experts)
+    num_experts_per_tok: int = 0  # experts each token is routed to (top-k)
+    moe_intermediate_size: int = 0  # one routed expert's FFN width (0: intermediate_size)
+    shared_expert_intermediate_size: int = 0  # FFN width of the always-on shared expert(s), if any
+    num_moe_layers: int | None = None  # layers with a MoE block (None: every layer, when num_experts > 0)
+    vision_params: int = 0  # a multimodal tower: loaded into memory, not on the text decode path
+    attention_chunk_size: int = (
+        0  # chunked local attention (Llama 4): vLLM captures no full CUDA graph for it
+    )
+    tokenizer: str | None = None  # a tokenizer a registry package ships (vllm_sim.tokenizer), else None
 
     @property
     def embedding_params(self) -> int:
@@ -58,6 +71,37 @@ class ModelSpec:
     @property
     def is_embedding_model(self) -> bool:
         return self.task == "embed"
+
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    @property
+    def moe_layers(self) -> int:
+        if not self.is_moe:
+            return 0
+        return self.num_layers if self.num_moe_layers is None else self.num_moe_layers
+
+    @property
+    def expert_params(self) -> int:
+        """Parameters of one routed expert in one layer (gate, up and down projections)."""
+        return 3 * self.hidden_size * (self.moe_intermediate_size or self.intermediate_size)
+
+    @property
+    def routed_expert_params(self) -> int:
+        """Every routed expert of every MoE layer: in memory, but a token runs only top-k of them."""
+        return self.moe_layers * self.num_experts * self.expert_params
+
+    @property
+    def lm_head_params(self) -> int:
+        return self.vocab_size * self.hidden_size
+
+    @property
+    def token_params(self) -> int:
+        """Parameters one token's forward pass multiplies through, the lm_head excluded: attention, dense
+        MLPs, shared experts and its top-k routed experts (the embedding lookup is a gather, no FLOPs)."""
+        body = self.params - self.vision_params - self.embedding_params - self.routed_expert_params
+        return body + self.moe_layers * self.num_experts_per_tok * self.expert_params
 
 
 @dataclass(frozen=True)
@@ -72,6 +116,8 @@ class GpuSpec:
     fp8_tflops: float | None
     compute_capability: float
     bf16: bool
+    interconnect: str = "pcie4"  # how its GPUs talk in a tensor-parallel group (timing.yaml interconnects)
+    architecture: str = ""  # GPU generation: an uncalibrated card takes its generation's timing calibration
 
     @property
     def memory_bytes(self) -> int:
@@ -128,10 +174,37 @@ def load_models() -> dict[str, ModelSpec]:
     return models
 
 
+# Fields of a gpus.yaml entry that are not GpuSpec fields: where the GPU is found (node_labels) and the
+# other names it goes by (aliases, see gpu_aliases).
+_GPU_PLACEMENT_FIELDS = {"node_labels", "aliases"}
+
+
 @cache
 def load_gpus() -> dict[str, GpuSpec]:
     """GPU catalogue keyed by the names `VLLM_SIM_GPU` takes (T4, L4, A10G, A100-80GB, ...)."""
-    return {key: GpuSpec(key=key, **entry) for key, entry in _load_yaml("gpus.yaml").items()}
+    return {
+        key: GpuSpec(key=key, **{k: v for k, v in entry.items() if k not in _GPU_PLACEMENT_FIELDS})
+        for key, entry in _load_yaml("gpus.yaml").items()
+    }
+
+
+@cache
+def gpu_node_labels() -> dict[str, dict[str, tuple[str, ...]]]:
+    """GPU -> provider -> the values its node label takes on nodes with that GPU (gpus.yaml `node_labels`),
+    plus `gfd`: GPU feature discovery's `nvidia.com/gpu.product`, the CUDA device name with dashes."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for key, entry in _load_yaml("gpus.yaml").items():
+        labels = {provider: tuple(values) for provider, values in (entry.get("node_labels") or {}).items()}
+        out[key] = {**labels, "gfd": (str(entry["name"]).replace(" ", "-"),)}
+    return out
+
+
+@cache
+def gpu_aliases() -> dict[str, str]:
+    """Other spellings of a catalogue GPU (`H100` for `H100-80GB`) -> its key."""
+    return {
+        alias: key for key, entry in _load_yaml("gpus.yaml").items() for alias in entry.get("aliases", [])
+    }
 
 
 @cache
@@ -185,57 +258,15 @@ def dtype_bytes(dtype: str) -> int:
 
 def get_gpu(name: str) -> GpuSpec:
     gpus = load_gpus()
-    if name not in gpus:
+    key = gpu_aliases().get(name, name)
+    if key not in gpus:
         raise UnknownGpuError(f"Unknown GPU {name!r}; known: {', '.join(gpus)}")
-    return gpus[name]
-
-
-def _estimate_params(
-    layers: int, hidden: int, inter: int, heads: int, kv: int, hd: int, vocab: int, tied: bool, gated: bool
-) -> int:
-    attn = hidden * heads * hd * 2 + hidden * kv * hd * 2
-    mlp = hidden * inter * (3 if gated else 2)
-    embed = vocab * hidden * (1 if tied else 2)
-    return layers * (attn + mlp) + embed
+    return gpus[key]
 
 
 def model_from_hf_config(config: dict[str, Any], name: str) -> ModelSpec:
-    """Turn a Hugging Face `config.json` (already parsed) into a ModelSpec.
-
-    Parameter count is estimated from the shapes (attention + MLP per layer + embeddings), which is
-    within a few percent for Llama/Mistral/Qwen-style decoders and BERT encoders.
-    """
-    cfg = config.get("text_config", config)
-    layers = int(cfg["num_hidden_layers"])
-    hidden = int(cfg["hidden_size"])
-    heads = int(cfg["num_attention_heads"])
-    kv = int(cfg.get("num_key_value_heads") or heads)
-    hd = int(cfg.get("head_dim") or hidden // heads)
-    inter = int(cfg.get("intermediate_size") or 4 * hidden)
-    vocab = int(cfg["vocab_size"])
-    tied = bool(cfg.get("tie_word_embeddings", False))
-    archs = [a for a in config.get("architectures") or [] if isinstance(a, str)]
-    encoder = any(a.startswith(("Bert", "XLMRoberta", "Roberta")) for a in archs)
-    embed_task = encoder or any(a.endswith("Model") and not a.endswith("ForCausalLM") for a in archs)
-    quant = (config.get("quantization_config") or {}).get("quant_method")
-    return ModelSpec(
-        name=name,
-        params=_estimate_params(layers, hidden, inter, heads, kv, hd, vocab, tied, gated=not encoder),
-        num_layers=layers,
-        hidden_size=hidden,
-        intermediate_size=inter,
-        num_attention_heads=heads,
-        num_kv_heads=kv,
-        head_dim=hd,
-        vocab_size=vocab,
-        max_position_embeddings=int(cfg.get("max_position_embeddings") or 2048),
-        torch_dtype=str(cfg.get("torch_dtype") or cfg.get("dtype") or "float32"),
-        tie_word_embeddings=tied,
-        task="embed" if embed_task else "generate",
-        encoder_only=encoder,
-        embedding_dim=hidden if embed_task else None,
-        quantization=quant,
-    )
+    """Turn a Hugging Face `config.json` (already parsed) into a ModelSpec (MoE fields included)."""
+    return ModelSpec(name=name, **spec_fields(config))
 
 
 def load_hf_config(path: str | Path) -> ModelSpec:

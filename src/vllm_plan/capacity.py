@@ -1,31 +1,34 @@
-"""What one replica sustains within an SLO: the simulator's step timing applied to a steady batch.
+"""What one replica sustains within an SLO: the simulator's step timing, then its replay percentiles.
 
-The simulator times one engine step (`vllm_model.timing.TimingModel.step_seconds`); this adapter asks it
-about the steady state of continuous batching at each batch size B, over one request lifetime (a
+Two stages. The closed form times the steady state of continuous batching at each batch size B with the
+simulator's step timing (`vllm_model.timing.TimingModel.step_seconds`), over one request lifetime (a
 window of `output` decode steps in which B requests finish and B new prompts are prefilled):
 
 * every step decodes one token for each of the B running sequences (mean context = input + output / 2);
 * the B new prompts are prefilled in chunks of the token budget left beside the decodes
   (max-num-batched-tokens - B); a step that carries a chunk is slower (prefill is compute-bound), so
   prefill steps and plain decode steps are timed separately and the window is their sum. When there are
-  more chunks than steps, every step carries prefill and the window stretches to fit the budget;
-* inter-token latency = window time / steps, request rate = B / window time, time to first token =
-  the step in flight plus the prompt's own chunks;
+  more chunks than steps, every step carries a chunk and the budget is split between the prompts still
+  prefilling and the sequences decoding (the engine cannot decode B and prefill a full budget at once);
+* request rate = B / window time;
 * B is bounded by max-num-seqs and by the KV cache holding B whole requests (input + output tokens,
   rounded up to blocks), so the plan never relies on preemption.
 
-The largest B that meets both SLOs gives the replica's sustainable rate.
+The largest B gives the replica's saturated rate. An SLO is a percentile of an open stream, not an
+average of a full batch, so the rate the plan uses is the highest Poisson rate below the saturated one
+whose replayed percentile TTFT and ITL meet the SLO (vllm_plan.slo_replay).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass
 
 from vllm_model.timing import TimingModel
 from vllm_plan.cost import ReplicaCapacity
 from vllm_plan.errors import PlanInputError
 from vllm_plan.sizing import FitReport
+from vllm_plan.slo_replay import sustainable_rate
 from vllm_plan.traffic import TrafficProfile
 
 
@@ -48,21 +51,12 @@ def _window(timing: TimingModel, batch: int, budget: int, traffic: TrafficProfil
         seconds = prefill_steps * _step(timing, batch, context, chunk, prompt)
         seconds += (output - prefill_steps) * _step(timing, batch, context, 0, prompt)
         return seconds, output
-    per_step = min(room, batch * prompt / output)  # every step carries prefill
+    # Every step carries prefill: of the budget, `decoding` sequences take one token each and the rest
+    # prefill the others' prompts, in the proportion a request spends decoding (output) vs prefilling.
+    decoding = min(batch, budget * output / (prompt + output))
+    per_step = min(budget - decoding, decoding * prompt / output)
     steps = batch * prompt / per_step
-    return steps * _step(timing, batch, context, per_step, prompt), steps
-
-
-def _time_to_first_token(timing: TimingModel, batch: int, budget: int, prompt: int, step: float) -> float:
-    """The step in flight, then the prompt's chunks beside `batch` decodes (context grows chunk by chunk)."""
-    chunk = max(1, budget - batch)
-    total, done = step, 0
-    while done < prompt:
-        size = min(chunk, prompt - done)
-        pairs = batch * prompt + size * (2 * done + size + 1) // 2
-        total += timing.step_seconds(batch + size, pairs, batch * prompt + done + size, batch + 1)
-        done += size
-    return total
+    return steps * _step(timing, round(decoding), context, per_step, prompt), steps
 
 
 def _pooling_capacity(timing: TimingModel, fit: FitReport, traffic: TrafficProfile) -> ReplicaCapacity:
@@ -88,10 +82,36 @@ def _pooling_capacity(timing: TimingModel, fit: FitReport, traffic: TrafficProfi
     )
 
 
+@dataclass(frozen=True)
+class ClosedForm:
+    """The steady full batch at `batch_size` sequences: its request rate and mean inter-token latency."""
+
+    requests_per_second: float
+    inter_token_latency_s: float
+    batch_size: int
+    limited_by: str
+
+
+def closed_form(fit: FitReport, traffic: TrafficProfile, batch: int | None = None) -> ClosedForm:
+    """The saturated rate at `batch` sequences (default: the most max-num-seqs and the KV cache allow)."""
+    memory = fit.memory
+    timing = TimingModel.build(fit.model_spec, fit.gpu_spec, memory)
+    request_tokens = traffic.mean_input_tokens + traffic.mean_output_tokens
+    kv_bound = memory.num_blocks // math.ceil(request_tokens / memory.block_size)
+    limit, limited_by = min(
+        (memory.max_num_seqs, f"max-num-seqs {memory.max_num_seqs}"),
+        (kv_bound, f"KV cache ({kv_bound} requests of {request_tokens} tokens)"),
+    )
+    if limit < 1:
+        raise PlanInputError(f"the KV cache cannot hold one request of {request_tokens} tokens")
+    size = limit if batch is None else min(batch, limit)
+    seconds, steps = _window(timing, size, memory.max_num_batched_tokens, traffic)
+    return ClosedForm(size / seconds, seconds / steps, size, limited_by)
+
+
 def replica_capacity(fit: FitReport, traffic: TrafficProfile) -> ReplicaCapacity:
     """Sustainable requests/s of one replica of `fit`'s deployment for `traffic`, within its SLO."""
     memory = fit.memory
-    timing = TimingModel.build(fit.model_spec, fit.gpu_spec, memory)
     pooling = fit.model_spec.is_embedding_model
     request_tokens = traffic.mean_input_tokens + (0 if pooling else traffic.mean_output_tokens)
     if request_tokens > memory.max_model_len:
@@ -101,39 +121,14 @@ def replica_capacity(fit: FitReport, traffic: TrafficProfile) -> ReplicaCapacity
             "such requests are refused"
         )
     if pooling:
-        return _pooling_capacity(timing, fit, traffic)
-    kv_bound = memory.num_blocks // math.ceil(request_tokens / memory.block_size)
-    limit, limited_by = min(
-        (memory.max_num_seqs, f"max-num-seqs {memory.max_num_seqs}"),
-        (kv_bound, f"KV cache ({kv_bound} requests of {request_tokens} tokens)"),
+        return _pooling_capacity(TimingModel.build(fit.model_spec, fit.gpu_spec, memory), fit, traffic)
+    saturated = closed_form(fit, traffic)
+    replayed = sustainable_rate(fit, traffic, saturated.requests_per_second, saturated.limited_by)
+    return ReplicaCapacity(
+        requests_per_second=replayed.requests_per_second,
+        batch_size=replayed.max_running,
+        time_to_first_token_s=replayed.time_to_first_token_s,
+        inter_token_latency_s=replayed.inter_token_latency_s,
+        limited_by=replayed.limited_by,
+        percentile=traffic.slo.percentile,
     )
-    best: ReplicaCapacity | None = None
-    for batch in range(1, limit + 1):
-        seconds, steps = _window(timing, batch, memory.max_num_batched_tokens, traffic)
-        step = seconds / steps
-        ttft = _time_to_first_token(
-            timing, batch, memory.max_num_batched_tokens, traffic.mean_input_tokens, step
-        )
-        missed = []
-        if step > traffic.slo.inter_token_latency_s:
-            missed.append("inter-token latency SLO")
-        if ttft > traffic.slo.time_to_first_token_s:
-            missed.append("time-to-first-token SLO")
-        if missed:
-            if best is None:
-                raise PlanInputError(
-                    f"slo: even one request at a time misses the {' and the '.join(missed)} on "
-                    f"{memory.gpu} x{memory.tensor_parallel_size} (inter-token {step * 1000:.0f} ms, "
-                    f"TTFT {ttft:.2f} s): relax the traffic profile's slo or plan a faster GPU"
-                )
-            return replace(best, limited_by=" and ".join(missed))
-        best = ReplicaCapacity(
-            requests_per_second=batch / seconds,
-            batch_size=batch,
-            time_to_first_token_s=ttft,
-            inter_token_latency_s=step,
-            limited_by=limited_by,
-        )
-    if best is None:
-        raise PlanInputError(f"the KV cache cannot hold one request of {request_tokens} tokens")
-    return best

@@ -126,13 +126,15 @@ def plan_scenario(
 
 @dataclass(frozen=True)
 class ReplicaCapacity:
-    """What one replica sustains at the profile's token counts within its SLO (simulator timing)."""
+    """What one replica sustains at the profile's token counts within its SLO (simulator timing): the
+    latencies are the SLO's percentile of a replayed stream at that rate (the mean for embeddings)."""
 
     requests_per_second: float
     batch_size: int
     time_to_first_token_s: float
     inter_token_latency_s: float
     limited_by: str
+    percentile: int | None = None  # of the latencies; None: an embedding model's closed-form figures
 
 
 @dataclass(frozen=True)

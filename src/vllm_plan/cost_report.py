@@ -61,18 +61,20 @@ def cost_json(plan: CostPlan, traffic: TrafficProfile, deployment: dict[str, Any
 
 def cost_text(plan: CostPlan, traffic: TrafficProfile, deployment: dict[str, Any]) -> str:
     r, p = plan.replica, plan.price
+    which = f"p{r.percentile} " if r.percentile is not None else ""
     lines = [
         f"Cost plan for traffic {traffic.name!r}: {deployment['model']} on {p.gpu} x{plan.gpus_per_replica} "
         f"per replica, {p.cloud} {p.instance} ({p.region})",
         f"Prices: ${p.on_demand}/GPU-h on-demand, "
         + (f"${p.spot}/GPU-h spot" if p.spot is not None else "no spot price")
         + f" [{p.source}, {p.date}]",
-        f"Requests: {traffic.mean_input_tokens} tokens in, {traffic.mean_output_tokens} out; SLO TTFT <= "
-        f"{traffic.slo.time_to_first_token_s:g} s, inter-token <= {traffic.slo.inter_token_latency_s:g} s",
-        f"One replica sustains {r.requests_per_second:.2f} requests/s at batch {r.batch_size} "
-        f"(TTFT {r.time_to_first_token_s:.2f} s, inter-token {r.inter_token_latency_s * 1000:.0f} ms; "
-        f"limited by {r.limited_by}); planned at {traffic.target_utilization:.0%}: "
-        f"{plan.planned_replica_rps:.2f} requests/s",
+        f"Requests: {traffic.mean_input_tokens} tokens in, {traffic.mean_output_tokens} out; SLO "
+        f"p{traffic.slo.percentile} TTFT <= {traffic.slo.time_to_first_token_s:g} s, "
+        f"p{traffic.slo.percentile} inter-token <= {traffic.slo.inter_token_latency_s:g} s",
+        f"One replica sustains {r.requests_per_second:.2f} requests/s, batch up to {r.batch_size} "
+        f"({which}TTFT {r.time_to_first_token_s:.2f} s, {which}inter-token "
+        f"{r.inter_token_latency_s * 1000:.0f} ms; limited by {r.limited_by}); planned at "
+        f"{traffic.target_utilization:.0%}: {plan.planned_replica_rps:.2f} requests/s",
         f"Spot reclaims: {plan.reclaim_rate_per_hour:g} per spot replica-hour x "
         f"{plan.replace_minutes:g} min to replace -> a spot replica serves "
         f"{plan.spot_capacity_factor:.1%} of each hour",

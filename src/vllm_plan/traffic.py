@@ -13,10 +13,14 @@ from vllm_plan.yaml_input import load_yaml_mapping
 HOURS_PER_DAY = 24
 
 
+PERCENTILES = (50, 90, 99)  # what `vllm-sim replay` reports
+
+
 @dataclass(frozen=True)
 class Slo:
     time_to_first_token_s: float
     inter_token_latency_s: float
+    percentile: int = 99  # the share of requests (%) that must meet both
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,14 @@ def _integer(data: dict[str, Any], key: str, where: str, *, low: int) -> int:
     return value
 
 
+def _percentile(slo: dict[str, Any], where: str) -> int:
+    value = slo.get("percentile", Slo.percentile)
+    if isinstance(value, bool) or value not in PERCENTILES:
+        choices = ", ".join(map(str, PERCENTILES))
+        raise PlanInputError(f"{where}: `percentile` must be one of {choices}, got {value!r}")
+    return int(value)
+
+
 def parse_traffic(data: dict[str, Any], where: str) -> TrafficProfile:
     rates = data.get("requests_per_second")
     if not isinstance(rates, list) or len(rates) != HOURS_PER_DAY:
@@ -76,6 +88,7 @@ def parse_traffic(data: dict[str, Any], where: str) -> TrafficProfile:
         slo=Slo(
             time_to_first_token_s=_number(slo, "time_to_first_token_seconds", f"{where}: slo"),
             inter_token_latency_s=_number(slo, "inter_token_latency_seconds", f"{where}: slo"),
+            percentile=_percentile(slo, f"{where}: slo"),
         ),
         target_utilization=_number(data, "target_utilization", where, high=1.0),
         min_replicas=_integer(data, "min_replicas", where, low=0),

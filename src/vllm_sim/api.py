@@ -20,6 +20,7 @@ from vllm_sim import VLLM_VERSION
 from vllm_sim.engine import FINISHED, Request
 from vllm_sim.metrics import Metrics
 from vllm_sim.runner import AsyncEngine
+from vllm_sim.tokenizer import Tokenizer
 from vllm_sim.tokens import count_tokens, embedding, stable_seed
 
 PROTECTED_PREFIXES = ("/v1", "/v2", "/inference")  # what vLLM's --api-key guards
@@ -57,16 +58,24 @@ class SimServer:
     block_size: int
     seed: int
     kv_capacity: int | None = None  # tokens the KV pool holds (None: no KV cache, encoder-only)
+    tokenizer: Tokenizer | None = None  # the model's real tokenizer, if it has one (else 4 chars a token)
     api_keys: set[str] = field(default_factory=set)
     lora_names: list[str] = field(default_factory=list)
     draining: bool = False
     health_failed: bool = False
     extra_request_latency: float = 0.0
+    api_seconds: float = 0.0  # the modelled API server's time per request, already x VLLM_SIM_TIME_SCALE
     forced_kv_usage: float | None = None
     forced_waiting: int | None = None
     forced_running: int | None = None
     created: int = field(default_factory=lambda: int(time.time()))
     _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    @property
+    def context_limit(self) -> int:
+        """Tokens a sequence may hold. A pool shrunk by --num-gpu-blocks-override may hold less than
+        max-model-len: a longer sequence could never be scheduled, so it is refused like an over-long one."""
+        return min(self.max_model_len, self.kv_capacity) if self.kv_capacity else self.max_model_len
 
     # -- gauges (control overrides win) -------------------------------------------------------------
     def running_count(self) -> float:
@@ -155,32 +164,69 @@ def _chat_text(messages: Any) -> str:
     return "".join(parts) + "<|im_start|>assistant\n"
 
 
+def _check_length(sim: SimServer, text: str, max_output: int) -> list[int] | None:
+    """vLLM's renderer checks (vllm/renderers/params.py, TokenizeParams): a request may hold at most
+    context length - requested output tokens of prompt, counted in the model's tokens (BOS included).
+    Returns the prompt's token ids where the model has a real tokenizer (vllm_sim.tokenizer)."""
+    total = sim.context_limit
+    if max_output > total:
+        raise ApiError(
+            400,
+            f"max_tokens={max_output} cannot be greater than max_model_len=max_total_tokens={total}. "
+            f"Please request fewer output tokens. (parameter=max_tokens, value={max_output})",
+            param="max_tokens",
+        )
+    max_input = total - max_output
+    tokenizer = sim.tokenizer
+    # Past this length no vocabulary could fit the text: vLLM refuses it without tokenizing.
+    if (
+        tokenizer is not None
+        and len(text) > max_input
+        and len(text) > max_input * tokenizer.max_chars_per_token
+    ):
+        chars = max_input * tokenizer.max_chars_per_token
+        raise ApiError(
+            400,
+            f"You passed {len(text)} input characters and requested {max_output} output tokens. However, "
+            f"the model's context length is only {total} tokens, resulting in a maximum input length of "
+            f"{max_input} tokens (at most {chars} characters). Please reduce the length of the input prompt. "
+            f"(parameter=input_text, value={len(text)})",
+            param="input_text",
+        )
+    ids = tokenizer.encode(text) if tokenizer is not None else None
+    # vLLM tokenizes at most max_input + 1 tokens, so that is the most it reports.
+    count = min(len(ids) if ids is not None else max(1, count_tokens(text)), max_input + 1)
+    if count > max_input:
+        raise ApiError(
+            400,
+            f"You passed {count} input tokens and requested {max_output} output tokens. However, the model's "
+            f"context length is only {total} tokens, resulting in a maximum input length of {max_input} "
+            f"tokens. Please reduce the length of the input prompt. (parameter=input_tokens, value={count})",
+            param="input_tokens",
+        )
+    return ids
+
+
 def _build_request(sim: SimServer, body: dict[str, Any], text: str, prefix: str, chat: bool) -> Request:
     if int(body.get("n") or 1) != 1:
         raise ApiError(400, "vllm-sim serves n=1 only", param="n")
-    prompt_len = max(1, count_tokens(text))
-    # A pool shrunk by --num-gpu-blocks-override may hold less than max-model-len: a longer sequence could
-    # never be scheduled, so it is refused like an over-long prompt.
-    mml = sim.max_model_len
-    limit = min(mml, sim.kv_capacity) if sim.kv_capacity else mml
-    if prompt_len > limit:
+    requested = body.get("max_completion_tokens") or body.get("max_tokens")
+    if requested is not None and (not isinstance(requested, int) or requested < 1):
+        raise ApiError(400, "max_tokens must be at least 1, got " + repr(requested), param="max_tokens")
+    # vLLM's completions default to 16 output tokens (OpenAI's default), chat to the rest of the context.
+    max_output = requested if requested is not None else (0 if chat else 16)
+    ids = _check_length(sim, text, max_output)
+    prompt_len = len(ids) if ids is not None else max(1, count_tokens(text))
+    total = sim.context_limit
+    if prompt_len >= total:  # the engine's own check: no room for the one token every request makes
         raise ApiError(
             400,
-            f"This model's maximum context length is {limit} tokens. However, your request has {prompt_len} "
-            "input tokens. Please reduce the length of the input messages.",
+            f"The decoder prompt (length {prompt_len}) plus the number of requested output tokens "
+            f"(at least 1) is longer than the maximum model length of {total}. Make sure that "
+            "`max_model_len` is no smaller than the number of text tokens "
+            "(prompt + requested output tokens).",
         )
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    if max_tokens is None:  # vLLM: 16 for completions (OpenAI's default), the rest of the context for chat
-        max_tokens = limit - prompt_len if chat else min(16, limit - prompt_len)
-    if not isinstance(max_tokens, int) or max_tokens < 1:
-        raise ApiError(400, "max_tokens must be at least 1, got " + repr(max_tokens), param="max_tokens")
-    if max_tokens + prompt_len > limit:
-        raise ApiError(
-            400,
-            f"'max_tokens' or 'max_completion_tokens' is too large: {max_tokens}. This model's maximum "
-            f"context length is {limit} tokens and your request has {prompt_len} input tokens "
-            f"({max_tokens} > {limit} - {prompt_len}).",
-        )
+    max_tokens = min(max_output, total - prompt_len) if max_output else total - prompt_len
     stop = body.get("stop") or ()
     stop = (stop,) if isinstance(stop, str) else tuple(s for s in stop if s)
     seed = body.get("seed")
@@ -192,6 +238,7 @@ def _build_request(sim: SimServer, body: dict[str, Any], text: str, prefix: str,
         block_size=sim.block_size,
         stop=stop,
         ignore_eos=bool(body.get("ignore_eos")),
+        prompt_ids=ids,
     )
 
 
@@ -206,8 +253,11 @@ def _usage(req: Request) -> dict[str, Any]:
 
 
 async def _submit_delay(sim: SimServer) -> None:
-    if sim.extra_request_latency > 0:
-        await asyncio.sleep(sim.extra_request_latency)
+    """The API server's modelled time (TimingModel.api_seconds, on TTFT and E2E as in replay) plus any
+    /sim/latency extra, before the engine sees the request."""
+    delay = sim.api_seconds + sim.extra_request_latency
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 # -- generation ------------------------------------------------------------------------------------------
@@ -343,14 +393,12 @@ async def embeddings(request: web.Request) -> web.Response:
     texts = [_prompt_text(x) if not isinstance(x, str) else x for x in inputs]
     reqs = []
     for text in texts:
-        n = max(1, count_tokens(text))
-        if n > sim.max_model_len:
-            raise ApiError(
-                400,
-                f"This model's maximum context length is {sim.max_model_len} tokens. However, "
-                f"your request has {n} input tokens. Please reduce the length of the input.",
+        ids = _check_length(sim, text, 0)
+        reqs.append(
+            Request(
+                sim.next_id("embd"), text, 0, seed=0, block_size=sim.block_size, pooling=True, prompt_ids=ids
             )
-        reqs.append(Request(sim.next_id("embd"), text, 0, seed=0, block_size=sim.block_size, pooling=True))
+        )
     await _submit_delay(sim)
     await asyncio.gather(*(sim.runner.run_to_end(r) for r in reqs))
     dims = body.get("dimensions") or sim.model.embedding_dim or sim.model.hidden_size

@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_tag", nargs="?", help="The model tag to serve (optional if specified in config)")
     p.add_argument("--config", help="Read CLI options from a YAML config file.")
     p.add_argument("--model", default=None, help="Name or path of the Hugging Face model to use.")
+    p.add_argument(
+        "--hf-config-path",
+        default=None,
+        help="Name or path of the Hugging Face config to use. If unspecified, model name or path will be "
+        "used.",
+    )
     p.add_argument("--served-model-name", nargs="+", default=None)
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=8000)

@@ -1,4 +1,5 @@
-"""`vllm-sim serve MODEL [flags]` (also reachable as `vllm serve ...` through a `vllm` link).
+"""`vllm-sim serve MODEL [flags]` (also reachable as `vllm serve ...` through a `vllm` link), and
+`vllm-sim replay` (vllm_sim.replay_cli: the same engine in virtual time).
 
 Startup mirrors vLLM: parse flags (exit 2 on a bad one), resolve the model, check the memory plan
 against the simulated GPU (exit 1 with vLLM's error where vLLM would fail), "load" the model for
@@ -14,7 +15,6 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -25,46 +25,23 @@ from vllm_model.catalog import (
     GpuSpec,
     ModelSpec,
     UnknownGpuError,
-    UnknownModelError,
     get_gpu,
-    resolve_model,
 )
-from vllm_model.memory import (
-    DEFAULT_BLOCK_SIZE,
-    DEFAULT_GPU_MEMORY_UTILIZATION,
-    MIN_BATCHED_TOKENS_WITHOUT_CHUNKING,
-    MemoryPlan,
-    plan_memory,
-)
+from vllm_model.memory import MemoryPlan
 from vllm_model.timing import TimingModel
-from vllm_sim import VLLM_VERSION
+from vllm_sim import VLLM_VERSION, replay_cli, runtime_env
 from vllm_sim.api import SimServer, build_app
 from vllm_sim.args import parse_serve_args
 from vllm_sim.control import add_control_routes
 from vllm_sim.engine import Engine, EngineConfig
 from vllm_sim.metrics import Metrics
 from vllm_sim.runner import AsyncEngine
+from vllm_sim.serve_plan import SimEnv, StartupError, model_from_args, plan_from_args, tokenizer_for
+from vllm_sim.tokenizer import Tokenizer
+from vllm_sim.tokens import CHARS_PER_TOKEN
 
 log = logging.getLogger("vllm_sim")
-TOP_USAGE = "usage: vllm [-h] [-v] {serve} ..."
-
-
-class StartupError(Exception):
-    """vLLM would fail to start: `kind` is the exception it raises, the message its text."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-@dataclass
-class SimEnv:
-    gpu: GpuSpec
-    time_scale: float
-    load_seconds: float
-    control: bool
-    gpu_count: int | None
-    allow_long_max_model_len: bool = False
+TOP_USAGE = "usage: vllm [-h] [-v] {serve,replay} ..."
 
 
 def _env_float(env: Mapping[str, str], name: str, default: float, minimum: float, strict: bool) -> float:
@@ -118,62 +95,6 @@ def read_env(env: Mapping[str, str]) -> SimEnv:
     )
 
 
-def plan_from_args(args: argparse.Namespace, model: ModelSpec, sim_env: SimEnv) -> MemoryPlan:
-    """Run vLLM's startup checks on the parsed flags; raise StartupError where vLLM would fail."""
-    util = (
-        DEFAULT_GPU_MEMORY_UTILIZATION if args.gpu_memory_utilization is None else args.gpu_memory_utilization
-    )
-    if not 0 < util <= 1:
-        raise StartupError(
-            "pydantic_core.ValidationError",
-            "1 validation error for CacheConfig\ngpu_memory_utilization\n  Input should be greater than 0 "
-            f"and less than or equal to 1 [input_value={util}]",
-        )
-    if sim_env.gpu_count == 0:
-        raise StartupError("RuntimeError", "No CUDA GPUs are available")
-    chunked = args.enable_chunked_prefill is not False
-    mml = args.max_model_len
-    tokens = args.max_num_batched_tokens
-    if not chunked and tokens is None:
-        tokens = max(mml or model.max_position_embeddings, MIN_BATCHED_TOKENS_WITHOUT_CHUNKING)
-    plan = plan_memory(
-        model,
-        sim_env.gpu,
-        dtype=args.dtype,
-        quantization=args.quantization,
-        kv_cache_dtype=args.kv_cache_dtype,
-        tensor_parallel_size=args.tensor_parallel_size,
-        pipeline_parallel_size=args.pipeline_parallel_size,
-        max_model_len=mml,
-        gpu_memory_utilization=util,
-        block_size=args.block_size or DEFAULT_BLOCK_SIZE,
-        max_num_seqs=args.max_num_seqs,
-        max_num_batched_tokens=tokens,
-        enforce_eager=bool(args.enforce_eager),
-        gpu_count=sim_env.gpu_count,
-        allow_long_max_model_len=sim_env.allow_long_max_model_len,
-        kv_cache_memory_bytes=args.kv_cache_memory_bytes,
-        num_gpu_blocks_override=args.num_gpu_blocks_override,
-    )
-    if not chunked and plan.max_num_batched_tokens < plan.max_model_len:
-        raise StartupError(
-            "ValueError",
-            f"max_num_batched_tokens ({plan.max_num_batched_tokens}) is smaller than max_model_len "
-            f"({plan.max_model_len}). This effectively limits the maximum sequence length to "
-            "max_num_batched_tokens and makes vLLM reject longer sequences. Please increase "
-            "max_num_batched_tokens or decrease max_model_len.",
-        )
-    if plan.max_num_batched_tokens < plan.max_num_seqs:
-        raise StartupError(
-            "ValueError",
-            f"max_num_batched_tokens ({plan.max_num_batched_tokens}) must be greater than or equal to "
-            f"max_num_seqs ({plan.max_num_seqs}).",
-        )
-    if not plan.fits:
-        raise StartupError(plan.error_type or "ValueError", plan.reason or "the model does not fit")
-    return plan
-
-
 def _log_plan(plan: MemoryPlan, gpu: GpuSpec) -> None:
     log.info(
         "Simulated GPU: %s (%.2f GiB), tensor parallel %d",
@@ -191,7 +112,12 @@ def _log_plan(plan: MemoryPlan, gpu: GpuSpec) -> None:
 
 
 async def serve(
-    args: argparse.Namespace, model: ModelSpec, plan: MemoryPlan, sim_env: SimEnv, env: Mapping[str, str]
+    args: argparse.Namespace,
+    model: ModelSpec,
+    plan: MemoryPlan,
+    sim_env: SimEnv,
+    env: Mapping[str, str],
+    tokenizer: Tokenizer | None,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -244,6 +170,8 @@ async def serve(
         metrics=metrics,
         block_size=plan.block_size,
         kv_capacity=plan.kv_tokens or None,
+        tokenizer=tokenizer,
+        api_seconds=timing.api_seconds * sim_env.time_scale,
         seed=args.seed,
         api_keys=api_keys,
         lora_names=[m["name"] for m in args.lora_modules or []],
@@ -295,15 +223,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(VLLM_VERSION)
         return 0
     if not argv or argv[0] in ("-h", "--help"):
-        print(f"{TOP_USAGE}\n\nvLLM CLI (simulated by vllm-sim). Subcommands: serve")
+        print(
+            f"{TOP_USAGE}\n\nvLLM CLI (simulated by vllm-sim). Subcommands: serve (the OpenAI-compatible "
+            "server), replay (a workload on the same engine in virtual time, no HTTP; vllm-sim only)"
+        )
         return 0 if argv else 2
+    if argv[0] == "replay":
+        return replay_cli.main(argv[1:])
     if argv[0] != "serve":
         print(
             f"{TOP_USAGE}\nvllm: error: argument subparser: invalid choice: '{argv[0]}' "
-            "(choose from 'serve')",
+            "(choose from 'serve', 'replay')",
             file=sys.stderr,
         )
         return 2
+    # The real server imports torch before it parses a flag: a pod it would crash on crashes here too.
+    runtime_env.check()
     logging.basicConfig(
         level=logging.INFO,
         format="%(levelname)s %(asctime)s [vllm-sim] %(message)s",
@@ -315,16 +250,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sim_env = read_env(env)
         log.info("vLLM API server version %s (vllm-sim)", VLLM_VERSION)
-        try:
-            model = resolve_model(args.model)
-        except UnknownModelError as exc:
-            raise StartupError("OSError", str(exc)) from exc
+        model = model_from_args(args)
         plan = plan_from_args(args, model, sim_env)
+        tokenizer = tokenizer_for(model)
     except StartupError as err:
         print(f"ERROR [vllm-sim] EngineCore failed to start.\n{err.kind}: {err}", file=sys.stderr, flush=True)
         return 1
     _log_plan(plan, sim_env.gpu)
-    return _run_loop(serve(args, model, plan, sim_env, env))
+    log.info(
+        "Tokenizer: %s",
+        tokenizer.name if tokenizer else f"approximate ({CHARS_PER_TOKEN} characters a token)",
+    )
+    return _run_loop(serve(args, model, plan, sim_env, env, tokenizer))
 
 
 def _run_loop(coro: Coroutine[Any, Any, int]) -> int:

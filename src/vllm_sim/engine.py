@@ -5,20 +5,23 @@ Time is passed in, never read: `schedule()` plans a step and says how long it ta
 (`run_until_idle`), the server with the wall clock (vllm_sim.runner). Like vLLM V1, every step mixes
 prefill chunks and decodes under one token budget (max-num-batched-tokens) and one sequence cap
 (max-num-seqs); a request that cannot get a KV block preempts the newest running request, which is
-recomputed later; prefix caching reuses full blocks whose chained hash matches.
+recomputed later; prefix caching reuses full blocks whose chained hash matches. Scheduling is
+asynchronous, as in vLLM's V1 engine: the next step is planned while the current one runs, so a request
+that arrives while the engine is busy is first scheduled one step later than it would be when idle.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vllm_model.memory import MemoryPlan
 from vllm_model.timing import TimingModel
-from vllm_sim.tokens import CHARS_PER_TOKEN, Sampler, block_hashes, count_tokens
+from vllm_sim.tokens import CHARS_PER_TOKEN, Sampler, block_hashes, count_tokens, token_block_hashes
 
 WAITING, RUNNING, FINISHED = 0, 1, 2
 
@@ -108,9 +111,11 @@ class Request:
         "hashes",
         "ignore_eos",
         "last_token_at",
+        "length_limit",
         "max_tokens",
         "num_cached_tokens",
         "num_computed",
+        "num_tokens",
         "output",
         "pooling",
         "prompt",
@@ -120,6 +125,7 @@ class Request:
         "status",
         "stop",
         "text",
+        "visible_at",
     )
 
     def __init__(
@@ -134,17 +140,27 @@ class Request:
         ignore_eos: bool = False,
         pooling: bool = False,
         arrival: float = 0.0,
+        prompt_ids: Sequence[int] | None = None,
     ) -> None:
         self.request_id = request_id
         self.prompt = prompt
-        self.prompt_len = max(1, count_tokens(prompt))
-        self.hashes = block_hashes(prompt, block_size)
+        # A real tokenizer's ids where the model has one (vllm_sim.tokenizer), else the approximation.
+        if prompt_ids is None:
+            self.prompt_len = max(1, count_tokens(prompt))
+            self.hashes = block_hashes(prompt, block_size)
+        else:
+            self.prompt_len = len(prompt_ids)
+            self.hashes = token_block_hashes(prompt_ids, block_size)
         self.max_tokens = max_tokens
         self.stop = stop
         self.ignore_eos = ignore_eos
         self.pooling = pooling
         self.sampler = None if pooling else Sampler(seed)
+        # Output tokens after which the request stops by length or by its natural end (EOS).
+        natural = max_tokens if ignore_eos or self.sampler is None else self.sampler.natural_length
+        self.length_limit = min(max_tokens, natural)
         self.output: list[str] = []
+        self.num_tokens = self.prompt_len  # prompt + output tokens, kept as output grows
         self.text: str | None = None  # final text when a stop string cut it short
         self.num_computed = 0
         self.num_cached_tokens = 0
@@ -157,10 +173,7 @@ class Request:
         self.first_token_at: float | None = None
         self.last_token_at: float | None = None
         self.finished_at: float | None = None
-
-    @property
-    def num_tokens(self) -> int:
-        return self.prompt_len + len(self.output)
+        self.visible_at = 0  # the first scheduler call that may admit it (async scheduling)
 
     @property
     def output_text(self) -> str:
@@ -188,6 +201,7 @@ class EngineConfig:
     enable_chunked_prefill: bool = True
     needs_kv: bool = True  # False for encoder-only models
     static_batching: bool = False  # fidelity baseline: admit a batch only when the last one is done
+    async_scheduling: bool = True  # vLLM V1's default: plan step k+1 while step k runs
 
     @classmethod
     def from_plan(cls, plan: MemoryPlan, timing: TimingModel, **overrides: Any) -> EngineConfig:
@@ -229,10 +243,15 @@ class Engine:
         self.pool = BlockPool(blocks, self.config.enable_prefix_caching)
         self._batch_open = True
         self._by_id: dict[str, Request] = {}
+        self._schedule_calls = 0
 
     # -- intake -----------------------------------------------------------------------------------
     def add_request(self, req: Request, now: float) -> None:
         req.arrival = now
+        # While a step runs, the scheduler has already planned the next one: the request can join the one
+        # after it. An idle engine schedules it at once.
+        busy = self.config.async_scheduling and bool(self.running)
+        req.visible_at = self._schedule_calls + (2 if busy else 1)
         self.waiting.append(req)
         self._by_id[req.request_id] = req
 
@@ -257,11 +276,6 @@ class Engine:
         return self.pool.usage()
 
     # -- scheduling -------------------------------------------------------------------------------
-    def _blocks_needed(self, req: Request, n: int) -> int:
-        if not self.config.needs_kv:
-            return 0
-        return math.ceil((req.num_computed + n) / self.config.block_size) - len(req.blocks)
-
     def _preempt(self, req: Request) -> None:
         self.pool.free(req.blocks)
         req.blocks = []
@@ -273,36 +287,56 @@ class Engine:
 
     def schedule(self) -> Step | None:
         cfg = self.config
+        self._schedule_calls += 1
         budget = cfg.max_num_batched_tokens
         scheduled: list[tuple[Request, int]] = []
         preempted = 0
+        # The step's totals for the timing model, summed as requests are scheduled (hot loop: locals).
+        new_tokens = pairs = kv_read = 0
+        pool, running, bs = self.pool, self.running, cfg.block_size
+        needs_kv, chunked = cfg.needs_kv, cfg.enable_chunked_prefill
+        free = pool.num_free
         i = 0
-        while i < len(self.running) and budget > 0:
-            req = self.running[i]
-            need = req.num_tokens - req.num_computed
-            if not cfg.enable_chunked_prefill and need > budget:
-                i += 1
-                continue
-            n = min(need, budget)
-            blocks = self._blocks_needed(req, n)
-            while blocks > self.pool.num_free:
-                victim = self.running.pop()
-                self._preempt(victim)
-                preempted += 1
-                if victim is req:
-                    break
-            if req.status != RUNNING:
-                break
-            if blocks > 0:
-                req.blocks.extend(self.pool.allocate(blocks))
-            scheduled.append((req, n))
-            budget -= n
+        while i < len(running) and budget > 0:
+            req = running[i]
+            computed = req.num_computed
+            need = req.num_tokens - computed
+            if need > budget:
+                if not chunked:
+                    i += 1
+                    continue
+                need = budget
+            if needs_kv:
+                blocks = (computed + need + bs - 1) // bs - len(req.blocks)
+                if blocks > 0:
+                    while blocks > free:
+                        victim = running.pop()
+                        self._preempt(victim)
+                        preempted += 1
+                        free = pool.num_free
+                        if victim is req:
+                            break
+                    if req.status != RUNNING:
+                        break
+                    req.blocks.extend(pool.allocate(blocks))
+                    free -= blocks
+            scheduled.append((req, need))
+            budget -= need
+            new_tokens += need
+            pairs += need * (computed + (need + 1) // 2)
+            kv_read += computed + need
             i += 1
         if cfg.static_batching and not self.running:
             self._batch_open = True
         admit = not preempted and (not cfg.static_batching or self._batch_open)
+        if admit and not scheduled:
+            # Nothing runs, so nothing was planned ahead: the engine is idle and takes the queue at once.
+            for req in self.waiting:
+                req.visible_at = min(req.visible_at, self._schedule_calls)
         while admit and self.waiting and budget > 0 and len(self.running) < cfg.max_num_seqs:
             req = self.waiting[0]
+            if req.visible_at > self._schedule_calls:
+                break
             hits = self.pool.lookup(req.hashes) if req.num_computed == 0 else []
             num_cached = len(hits) * cfg.block_size
             if num_cached >= req.num_tokens:  # at least one token must run to produce logits
@@ -330,6 +364,9 @@ class Engine:
                 self.observer.on_prefix_lookup(req.num_tokens, num_cached)
             scheduled.append((req, n))
             budget -= n
+            new_tokens += n
+            pairs += n * (num_cached + (n + 1) // 2)
+            kv_read += num_cached + n
         if cfg.static_batching and len(self.running) >= cfg.max_num_seqs:
             self._batch_open = False
         self.max_running_seen = max(self.max_running_seen, len(self.running))
@@ -337,11 +374,6 @@ class Engine:
             if preempted and self.observer:
                 self.observer.on_step(0, 0, preempted)
             return None
-        new_tokens = pairs = kv_read = 0
-        for req, n in scheduled:
-            new_tokens += n
-            pairs += n * (req.num_computed + (n + 1) // 2)
-            kv_read += req.num_computed + n
         duration = cfg.timing.step_seconds(new_tokens, pairs, kv_read, len(scheduled))
         return Step(scheduled, duration, preempted)
 
@@ -367,17 +399,21 @@ class Engine:
         updated: list[Request] = []
         prompt_tokens = generated = 0
         any_finished = False
+        needs_kv, observer = self.config.needs_kv, self.observer
+        max_model_len = self.config.max_model_len
         for req, n in step.scheduled:
             if req.status != RUNNING:  # aborted while the step ran
                 continue
             if req.first_scheduled is None:
                 req.first_scheduled = now - step.duration
-            req.num_computed += n
-            if self.config.needs_kv and req.cached_blocks < len(req.hashes):
+            computed = req.num_computed = req.num_computed + n
+            if needs_kv and req.cached_blocks < len(req.hashes):
                 self._register_prefix(req)
-            if req.num_computed < req.num_tokens:
+            if computed < req.num_tokens:
                 continue  # a prefill chunk; more to come
-            if not req.output:
+            output = req.output
+            first = not output
+            if first:
                 prompt_tokens += req.prompt_len
             updated.append(req)
             sampler = req.sampler
@@ -385,17 +421,19 @@ class Engine:
                 self._finish(req, "stop", now)
                 any_finished = True
                 continue
-            req.output.append(sampler.next_piece())
-            generated += 1
-            if req.first_token_at is None:
+            if first:
                 req.first_token_at = now
-            if self.observer:
-                self.observer.on_token(req, now)
+            output.append(sampler.next_piece())
+            req.num_tokens += 1
+            generated += 1
+            if observer:
+                observer.on_token(req, now)
             req.last_token_at = now
-            reason = self._finish_reason(req, sampler)
-            if reason:
-                self._finish(req, reason, now)
-                any_finished = True
+            if req.stop or len(output) >= req.length_limit or req.num_tokens >= max_model_len:
+                reason = self._finish_reason(req, sampler)
+                if reason:
+                    self._finish(req, reason, now)
+                    any_finished = True
         if any_finished:
             self.running = [r for r in self.running if r.status == RUNNING]
         if self._batch_open and self.config.static_batching and generated:
@@ -422,6 +460,95 @@ class Engine:
         if req.num_tokens >= self.config.max_model_len:
             return "length"
         return None
+
+    def run_decodes(self, now: float, until: float) -> tuple[float, int] | None:
+        """Run pure-decode steps back to back from `now`, each starting before `until`, in one pass.
+
+        The result is what schedule()/complete() would give step by step (same step times, token counts,
+        finish times, block allocations and frees in the same order), without touching every sequence
+        every step: replay's fast path between arrivals. It applies only while nothing waits, every
+        running sequence decodes one token, no observer wants each token and no stop string needs the
+        text; otherwise, or when a step would have to preempt, it leaves the step to schedule().
+        Returns (time the last step ended, steps run), or None when it ran no step.
+        """
+        cfg, running, pool = self.config, self.running, self.pool
+        # Steps while every waiting request is still invisible to the scheduler (async scheduling) are
+        # pure decode steps too: the stretch ends before the call that may admit the first of them.
+        last_call = min((r.visible_at for r in self.waiting), default=math.inf) - 1
+        if (
+            last_call <= self._schedule_calls
+            or not running
+            or self.observer is not None
+            or cfg.static_batching
+            or not cfg.needs_kv
+            or len(running) > cfg.max_num_batched_tokens
+        ):
+            return None
+        bs, mml = cfg.block_size, cfg.max_model_len
+        # No step is shorter than the fixed overhead: at most this many fit before `until`.
+        shortest = cfg.timing.min_step_seconds
+        horizon = min(
+            last_call - self._schedule_calls, (until - now) / shortest + 1 if shortest else math.inf
+        )
+        finishing: dict[int, list[int]] = {}  # step index -> running indices whose last token it makes
+        allocs: list[tuple[int, int]] = []  # (step index, running index): the step needs a new block
+        total = 0
+        for idx, req in enumerate(running):
+            computed = req.num_computed
+            if req.stop or req.pooling or req.num_tokens - computed != 1:
+                return None
+            rem = min(req.length_limit - len(req.output), mml - req.num_tokens)
+            if rem <= horizon:
+                finishing.setdefault(rem - 1, []).append(idx)
+            first_alloc = len(req.blocks) * bs - computed
+            if first_alloc < rem and first_alloc < horizon:
+                allocs.append((first_alloc, idx))
+            total += computed + 1
+        heapq.heapify(allocs)
+        n, t, j = len(running), now, 0
+        step_seconds = cfg.timing.step_seconds
+        while n and t < until and self._schedule_calls < last_call:
+            needed = []
+            while allocs and allocs[0][0] == j:
+                needed.append(heapq.heappop(allocs)[1])
+            if len(needed) > pool.num_free:  # this step preempts: schedule() handles it
+                for idx in needed:
+                    heapq.heappush(allocs, (j, idx))
+                break
+            for idx in needed:
+                req = running[idx]
+                req.blocks.extend(pool.allocate(1))
+                nxt = j + bs
+                if nxt < horizon and nxt < min(req.length_limit - len(req.output), mml - req.num_tokens):
+                    heapq.heappush(allocs, (nxt, idx))
+            t += step_seconds(n, total, total, n)
+            self._schedule_calls += 1
+            leaving = finishing.get(j, ())
+            for idx in leaving:  # in running order, as complete() frees them
+                req = running[idx]
+                total -= req.num_computed + j + 1
+                self._finish(req, self._finish_reason(req, self._advance(req, j + 1, t)) or "length", t)
+            n -= len(leaving)
+            total += n
+            j += 1
+        if not j:
+            return None
+        for req in running:
+            if req.status == RUNNING:
+                self._advance(req, j, t)
+        self.running = [r for r in running if r.status == RUNNING]
+        return t, j
+
+    def _advance(self, req: Request, tokens: int, now: float) -> Sampler:
+        """Give a decoding request `tokens` more output tokens, the last one at `now`; return its sampler."""
+        sampler = req.sampler
+        assert sampler is not None, "run_decodes takes no pooling request"
+        req.num_computed += tokens
+        req.num_tokens += tokens
+        req.output += sampler.next_pieces(tokens)
+        req.last_token_at = now
+        self.generation_tokens_total += tokens
+        return sampler
 
     def run_until_idle(self, now: float = 0.0, max_steps: int = 10_000_000) -> float:
         """Virtual-clock driver: step until no work is left; returns the final time."""

@@ -1,9 +1,9 @@
 """A cheap, consistent stand-in for a tokenizer and a sampler.
 
-One token is four characters of text, everywhere: prompt token counts, the KV-cache block hashes
-(a block of 16 tokens is 64 characters) and generated text (each generated token is one 4-character
-piece). So counts agree across the API, the engine and the metrics, and re-sending a generated text
-as a prompt counts the same tokens.
+One token is four characters of text, everywhere a model has no real tokenizer (vllm_sim.tokenizer):
+prompt token counts, the KV-cache block hashes (a block of 16 tokens is 64 characters) and generated
+text (each generated token is one 4-character piece). So counts agree across the API, the engine and
+the metrics, and re-sending a generated text as a prompt counts the same tokens.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Sequence
 
 CHARS_PER_TOKEN = 4
 # Generated "tokens": fixed-width pieces so that len(text) / 4 == token count.
@@ -93,6 +94,16 @@ def block_hashes(text: str, block_size: int) -> list[int]:
     return hashes
 
 
+def token_block_hashes(token_ids: Sequence[int], block_size: int) -> list[int]:
+    """The same chain over a real tokenizer's ids: one hash per full block of `block_size` ids."""
+    hashes: list[int] = []
+    parent = 0
+    for start in range(0, len(token_ids) - block_size + 1, block_size):
+        parent = hash((parent, tuple(token_ids[start : start + block_size])))
+        hashes.append(parent)
+    return hashes
+
+
 def stable_seed(*parts: object) -> int:
     """A seed that is the same in every process (str hash() is salted per process)."""
     digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
@@ -102,15 +113,34 @@ def stable_seed(*parts: object) -> int:
 class Sampler:
     """Deterministic output for one request: its natural length (where it would emit EOS) and pieces."""
 
-    __slots__ = ("_rng", "natural_length")
+    __slots__ = ("_buffer", "_rng", "_taken", "natural_length")
+    BATCH = 256  # pieces drawn at a time (random.choices draws them exactly as one random() each)
 
     def __init__(self, seed: int, mean_log_length: float = 4.5) -> None:
         self._rng = random.Random(seed)
         # Lognormal lengths (median ~90 tokens, long tail) like chat answers.
         self.natural_length = max(1, int(self._rng.lognormvariate(mean_log_length, 0.9)))
+        self._buffer: list[str] = []
+        self._taken = 0
 
     def next_piece(self) -> str:
-        return PIECES[int(self._rng.random() * len(PIECES))]
+        if self._taken == len(self._buffer):
+            self._refill(1)
+        self._taken += 1
+        return self._buffer[self._taken - 1]
+
+    def next_pieces(self, k: int) -> list[str]:
+        """The next k pieces, the same as k next_piece() calls."""
+        if self._taken + k > len(self._buffer):
+            self._refill(k)
+        start = self._taken
+        self._taken += k
+        return self._buffer[start : self._taken]
+
+    def _refill(self, at_least: int) -> None:
+        rest = self._buffer[self._taken :]
+        self._buffer = rest + self._rng.choices(PIECES, k=max(self.BATCH, at_least))
+        self._taken = 0
 
 
 def embedding(text: str, dims: int) -> list[float]:

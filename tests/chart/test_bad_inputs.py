@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from chart_harness.render import CHART_DIR, HelmFailed, helm_binary, render_char
 
 Values = dict[str, Any]
 
-BOTH_POOLS: Values = {"pools": {"spot": {"enabled": True}}}
+BOTH_POOLS: Values = {"pools": {"spot": {"enabled": True}}, "capacityType": {"provider": "karpenter"}}
 AUTOSCALED: Values = {"autoscaling": {"mode": "keda"}}
 
 
@@ -112,9 +113,17 @@ CASES: list[tuple[str, Values, list[str]]] = [
         ["pools.spot.capacityLabels"],
     ),
     (
-        "no-provider-two-pools-share-nodes",
+        "spot-pool-without-a-capacity-provider",
         _merge(BOTH_POOLS, {"capacityType": {"provider": "none"}}),
-        ["pools.onDemand", "pools.spot"],
+        ["pools.spot", "capacityType.provider"],
+    ),
+    (
+        "no-provider-on-demand-shares-the-labelled-spot-nodes",
+        _merge(
+            BOTH_POOLS,
+            {"capacityType": {"provider": "none"}, "pools": {"spot": {"nodeSelector": {"pool": "spot"}}}},
+        ),
+        ["pools.onDemand", "capacityType.provider"],
     ),
     ("capacity-provider-unknown", {"capacityType": {"provider": "azure"}}, ["capacityType.provider"]),
     ("tensor-parallel-3", {"vllm": {"tensorParallelSize": 3}}, ["vllm.tensorParallelSize"]),
@@ -124,8 +133,13 @@ CASES: list[tuple[str, Values, list[str]]] = [
         ["vllm.gpuMemoryUtilization"],
     ),
     (
-        "gpu-memory-utilization-string",
-        {"vllm": {"gpuMemoryUtilization": "0.9"}},
+        "gpu-memory-utilization-not-a-number",
+        {"vllm": {"gpuMemoryUtilization": "ninety"}},
+        ["vllm.gpuMemoryUtilization"],
+    ),
+    (
+        "gpu-memory-utilization-decimal-string-out-of-range",
+        {"vllm": {"gpuMemoryUtilization": "1.5"}},
         ["vllm.gpuMemoryUtilization"],
     ),
     ("prefix-caching-string", {"vllm": {"prefixCaching": "false"}}, ["vllm.prefixCaching"]),
@@ -379,6 +393,266 @@ CASES: list[tuple[str, Values, list[str]]] = [
     ),
     ("ingress-without-hosts", {"ingress": {"enabled": True}}, ["ingress.hosts"]),
     ("http-route-without-gateway", {"httpRoute": {"enabled": True}}, ["httpRoute.parentRefs"]),
+    # Issue 15: the restricted runtime.
+    ("env-repeats-home", {"vllm": {"env": [{"name": "HOME", "value": "/root"}]}}, ["vllm.env", "HOME"]),
+    (
+        "env-repeats-the-api-key",
+        {"vllm": {"env": [{"name": "VLLM_API_KEY", "value": "k"}]}},
+        ["vllm.env", "VLLM_API_KEY"],
+    ),
+    (
+        "ephemeral-storage-below-the-empty-dirs",
+        {"resources": {"limits": {"memory": "32Gi", "ephemeral-storage": "20Gi"}}},
+        ["resources.limits.ephemeral-storage", "home.sizeLimit", "modelCache.emptyDir.sizeLimit"],
+    ),
+    ("home-user-not-a-user-name", {"home": {"userName": "Root User"}}, ["home.userName"]),
+    (
+        "compile-cache-on-a-read-only-claim",
+        {
+            "modelCache": {
+                "mode": "existingClaim",
+                "persistCompileCache": True,
+                "existingClaim": {"name": "c", "accessMode": "ReadOnlyMany", "readOnly": True},
+            }
+        },
+        ["modelCache.persistCompileCache", "modelCache.existingClaim.readOnly"],
+    ),
+    # Exposure: only the API, never /metrics or the admin paths.
+    (
+        "exposure-publishes-everything",
+        {"exposure": {"paths": [{"path": "/", "pathType": "Prefix"}]}},
+        ["exposure.paths"],
+    ),
+    (
+        "exposure-publishes-metrics",
+        {"exposure": {"paths": [{"path": "/metrics", "pathType": "Exact"}]}},
+        ["exposure.paths"],
+    ),
+    (
+        "exposure-prefix-covers-the-lora-admin-endpoints",
+        {"exposure": {"paths": [{"path": "/v1", "pathType": "Prefix"}]}},
+        ["exposure.paths", "/v1/load_lora_adapter"],
+    ),
+    (
+        "exposure-publishes-tokenize",
+        {"exposure": {"paths": [{"path": "/tokenize", "pathType": "Exact"}]}},
+        ["exposure.paths"],
+    ),
+    (
+        "exposure-path-type-implementation-specific",
+        {"exposure": {"paths": [{"path": "/v1/models", "pathType": "ImplementationSpecific"}]}},
+        ["exposure.paths.0.pathType"],
+    ),
+    (
+        "ingress-host-with-its-own-paths",
+        {
+            "ingress": {
+                "enabled": True,
+                "hosts": [{"host": "h", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+            }
+        },
+        ["ingress.hosts[0].paths", "exposure.paths"],
+    ),
+    (
+        "removed-http-route-path-prefix",
+        {"httpRoute": {"pathPrefix": "/"}},
+        ["httpRoute.pathPrefix", "exposure.paths"],
+    ),
+    (
+        "removed-monitoring-namespace-selector",
+        {"networkPolicy": {"monitoringNamespaceSelector": {"name": "monitoring"}}},
+        ["networkPolicy.monitoringNamespaceSelector", "networkPolicy.monitoring.namespaceSelector"],
+    ),
+    (
+        "scraper-ip-block-not-a-cidr",
+        {"networkPolicy": {"monitoring": {"ipBlocks": ["198.18.0.1"]}}},
+        ["networkPolicy.monitoring.ipBlocks.0"],
+    ),
+    # Autoscaling that cannot fail silently, and a pool at zero that something can wake.
+    (
+        "scale-to-zero-with-only-vllm-triggers",
+        _merge(
+            AUTOSCALED, BOTH_POOLS, {"pools": {"onDemand": {"enabled": False}, "spot": {"minReplicas": 0}}}
+        ),
+        ["pools.spot.minReplicas", "autoscaling.triggers.wake"],
+    ),
+    (
+        "scale-to-zero-on-a-custom-queue-query",
+        _merge(
+            trigger("requestsWaiting", query='sum(vllm:num_requests_waiting{namespace="inference"})'),
+            BOTH_POOLS,
+            {"pools": {"spot": {"minReplicas": 0}}},
+        ),
+        ["pools.spot.minReplicas", "autoscaling.triggers.wake"],
+    ),
+    ("wake-without-a-query", trigger("wake", enabled=True), ["autoscaling.triggers.wake.query"]),
+    (
+        "wake-on-a-vllm-series",
+        trigger("wake", enabled=True, query='sum(vllm:num_requests_waiting{namespace="inference"})'),
+        ["autoscaling.triggers.wake.query"],
+    ),
+    (
+        "wake-threshold-zero",
+        trigger("wake", enabled=True, threshold=0),
+        ["autoscaling.triggers.wake.threshold"],
+    ),
+    (
+        "activation-threshold-negative",
+        trigger("requestsWaiting", activationThreshold=-1),
+        ["autoscaling.triggers.requestsWaiting.activationThreshold"],
+    ),
+    (
+        "pod-name-matching-with-hpa-external-metrics",
+        {"autoscaling": {"mode": "hpa", "matchBy": "podName"}},
+        ["autoscaling.matchBy", "hpa.metricSource"],
+    ),
+    ("match-by-unknown", {"autoscaling": {"matchBy": "labels"}}, ["autoscaling.matchBy"]),
+    (
+        "pool-matchers-not-promql",
+        _merge(AUTOSCALED, {"autoscaling": {"poolMatchers": {"onDemand": "pool=od"}}}),
+        ["autoscaling.poolMatchers.onDemand"],
+    ),
+    (
+        "amazon-managed-prometheus-without-a-region",
+        _merge(AUTOSCALED, {"keda": {"authentication": {"enabled": True, "mode": "podIdentity"}}}),
+        ["keda.authentication.podIdentity.awsRegion"],
+    ),
+    (
+        "bound-token-without-a-service-account",
+        _merge(
+            AUTOSCALED, {"keda": {"authentication": {"enabled": True, "mode": "boundServiceAccountToken"}}}
+        ),
+        ["keda.authentication.boundServiceAccountToken.serviceAccountName"],
+    ),
+    (
+        "pod-identity-provider-unknown",
+        {"keda": {"authentication": {"podIdentity": {"provider": "azure"}}}},
+        ["keda.authentication.podIdentity.provider"],
+    ),
+    (
+        "on-demand-maximum-without-failover-headroom",
+        _merge(AUTOSCALED, BOTH_POOLS, {"pools": {"onDemand": {"maxReplicas": 3}}}),
+        ["pools.onDemand.maxReplicas", "autoscaling.onDemandHeadroom"],
+    ),
+    ("headroom-above-one", {"autoscaling": {"onDemandHeadroom": 2}}, ["autoscaling.onDemandHeadroom"]),
+    (
+        "replicas-under-an-autoscaler",
+        _merge(AUTOSCALED, {"pools": {"onDemand": {"replicas": 3}}}),
+        ["pools.onDemand.replicas", "autoscaling.mode"],
+    ),
+    # Rollouts that report truthfully and cannot deadlock on a full GPU node.
+    (
+        "surge-without-spare-gpus",
+        {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}},
+        ["updateStrategy.rollingUpdate.maxSurge", "rollout.spareGpuCapacity"],
+    ),
+    (
+        "surge-percent-without-spare-gpus",
+        {
+            "updateStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
+            }
+        },
+        ["updateStrategy.rollingUpdate.maxSurge", "rollout.spareGpuCapacity"],
+    ),
+    (
+        "rollout-that-can-replace-nothing",
+        {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}},
+        ["updateStrategy.rollingUpdate.maxSurge", "maxUnavailable"],
+    ),
+    (
+        "progress-deadline-below-the-startup-budget",
+        {"rollout": {"progressDeadlineSeconds": 600}},
+        ["rollout.progressDeadlineSeconds", "probes.startup"],
+    ),
+    (
+        "startup-budget-below-the-load-time-floor",
+        {
+            "model": {"name": "neuralmagic/Meta-Llama-3.1-70B-Instruct-FP8", "maxModelLen": 8192},
+            "gpu": {"type": "H100-80GB"},
+            "vllm": {"tensorParallelSize": 2},
+            "probes": {"startup": {"periodSeconds": 10, "failureThreshold": 6}},
+        },
+        ["probes.startup", "probes.startup.failureThreshold"],
+    ),
+    # Spot pools that drain without hard kills.
+    (
+        "aws-spot-budget-that-holds-a-reclaim",
+        _merge(AUTOSCALED, BOTH_POOLS, {"pools": {"spot": {"maxReplicas": 3, "pdb": {"maxUnavailable": 1}}}}),
+        ["pools.spot.pdb", "capacityType.spotDrainHonoursPdb"],
+    ),
+    (
+        "prestop-shorter-than-the-load-balancer-deregistration",
+        {"capacityType": {"loadBalancerDeregistrationSeconds": 30}},
+        ["capacityType.loadBalancerDeregistrationSeconds", "drain.preStopSleepSeconds"],
+    ),
+    (
+        "spot-prestop-shorter-than-the-load-balancer-deregistration",
+        _merge(
+            BOTH_POOLS,
+            {"capacityType": {"loadBalancerDeregistrationSeconds": 10}, "drain": {"preStopSleepSeconds": 10}},
+        ),
+        [
+            "pools.spot",
+            "pools.spot.drain.preStopSleepSeconds",
+            "capacityType.loadBalancerDeregistrationSeconds",
+        ],
+    ),
+    # GPU type steers scheduling; no cloud is assumed.
+    (
+        "gpu-type-that-the-provider-does-not-offer",
+        {"gpu": {"type": "A10G"}, "capacityType": {"provider": "gke"}},
+        ["gpu.type", "gpu.nodeLabel"],
+    ),
+    ("gpu-node-label-unknown", {"gpu": {"nodeLabel": "nvidia"}}, ["gpu.nodeLabel"]),
+    # Version-aware flags.
+    (
+        "shutdown-timeout-on-vllm-0.17",
+        {"image": {"tag": "v0.17.1"}},
+        ["drain.shutdownTimeoutSeconds", "--shutdown-timeout", "image.tag"],
+    ),
+    (
+        "digest-without-the-vllm-version",
+        {"image": {"digest": "sha256:" + "ab" * 32}},
+        ["image.vllmVersion"],
+    ),
+    ("nightly-tag-without-the-vllm-version", {"image": {"tag": "nightly"}}, ["image.vllmVersion"]),
+    ("vllm-version-not-a-version", {"image": {"vllmVersion": "latest"}}, ["image.vllmVersion"]),
+    # Small sharp edges.
+    ("model-name-null", {"model": {"name": None}}, ["model.name"]),
+    ("model-name-empty", {"model": {"name": ""}}, ["model.name"]),
+    ("image-tag-a-number", {"image": {"tag": 0.1}}, ["image.tag", "--set-string"]),
+    ("vllm-version-a-number", {"image": {"vllmVersion": 0.18}}, ["image.vllmVersion", "--set-string"]),
+    ("model-revision-a-number", {"model": {"revision": 1234567}}, ["model.revision", "--set-string"]),
+    ("max-num-seqs-a-string", {"vllm": {"maxNumSeqs": "64"}}, ["vllm.maxNumSeqs"]),
+    (
+        "extra-args-underscore-spelling",
+        {"vllm": {"extraArgs": ["--max_num_seqs=8"]}},
+        ["vllm.extraArgs", "--max_num_seqs"],
+    ),
+    ("extra-args-short-alias", {"vllm": {"extraArgs": ["-tp", "2"]}}, ["vllm.extraArgs", "-tp"]),
+    ("extra-args-model", {"vllm": {"extraArgs": ["--model", "other/model"]}}, ["vllm.extraArgs", "--model"]),
+    (
+        "extra-args-shutdown-timeout",
+        {"vllm": {"extraArgs": ["--shutdown-timeout=60"]}},
+        ["vllm.extraArgs", "--shutdown-timeout"],
+    ),
+    (
+        "gpus-the-server-never-uses",
+        {"gpu": {"count": 2}},
+        ["gpu.count", "vllm.tensorParallelSize", "gpu.allowUnusedGpus"],
+    ),
+    (
+        "keda-matchers-not-promql",
+        {"monitoring": {"prometheusRule": {"kedaMatchers": "namespace=x"}}},
+        ["monitoring.prometheusRule.kedaMatchers"],
+    ),
+    (
+        "kube-state-metrics-matchers-not-promql",
+        {"monitoring": {"kubeStateMetrics": {"matchers": "job=ksm"}}},
+        ["monitoring.kubeStateMetrics.matchers"],
+    ),
 ]
 
 
@@ -391,8 +665,8 @@ def test_bad_value_is_refused_naming_the_key(values: Values, keys: list[str]) ->
     assert not missing, f"helm failed without naming {missing}:\n{message}"
 
 
-def test_there_are_at_least_forty_bad_inputs() -> None:
-    assert len(CASES) >= 40
+def test_there_are_at_least_a_hundred_and_twenty_bad_inputs() -> None:
+    assert len(CASES) >= 120
     assert len({c[0] for c in CASES}) == len(CASES)
 
 
@@ -405,9 +679,10 @@ def test_all_problems_are_reported_in_one_failure() -> None:
     )
     with pytest.raises(HelmFailed) as failed:
         render_chart(recipe)
-    for key in ("image.tag", "model.name", "modelCache.pvc.accessMode", KV_QUERY):
+    for key in ("image.tag", "image.vllmVersion", "model.name", "modelCache.pvc.accessMode", KV_QUERY):
         assert key in failed.value.stderr
-    assert "5 problem(s)" in failed.value.stderr
+    # latest says no vLLM version: the drain's --shutdown-timeout cannot be checked against it either
+    assert "6 problem(s)" in failed.value.stderr
 
 
 def _helm_template(*extra: str) -> subprocess.CompletedProcess[str]:
@@ -417,10 +692,29 @@ def _helm_template(*extra: str) -> subprocess.CompletedProcess[str]:
 
 def test_chart_refuses_the_string_threshold_even_when_schema_validation_is_skipped() -> None:
     run = _helm_template(
-        "--skip-schema-validation", "--set", "autoscaling.mode=keda", "--set-string", f"{KV_THRESHOLD}=70"
+        "--skip-schema-validation",
+        "--set",
+        "autoscaling.mode=keda",
+        "--set-string",
+        f"{KV_THRESHOLD}=seventy",
     )
     assert run.returncode != 0
     assert KV_THRESHOLD in run.stderr and "must be a number" in run.stderr
+    # a decimal string, as --set passes every decimal, is read as its number, and 70 is not a fraction
+    run = _helm_template("--set", "autoscaling.mode=keda", "--set-string", f"{KV_THRESHOLD}=70")
+    assert run.returncode != 0 and "use 0.7" in run.stderr
+
+
+def test_decimals_given_with_set_are_accepted_as_the_numbers_they_are() -> None:
+    """helm --set passes 0.9 as the string "0.9" (only whole numbers become numbers): the chart takes it."""
+    run = _helm_template(
+        "--set", "vllm.gpuMemoryUtilization=0.85", "--set", "autoscaling.mode=keda",
+        "--set", f"{KV_THRESHOLD}=0.6", "--set", "autoscaling.spotShare=0.6",
+        "--set", "monitoring.prometheusRule.enabled=true",
+        "--set", "monitoring.prometheusRule.kvCacheHighThreshold=0.95",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert '- "0.85"' in run.stdout and 'threshold: "0.6"' in run.stdout and "> 0.95" in run.stdout
 
 
 def test_chart_refuses_threshold_70_even_when_schema_validation_is_skipped() -> None:
@@ -465,3 +759,33 @@ def test_the_chart_refuses_mode_typos_even_when_schema_validation_is_skipped() -
     )
     assert run.returncode != 0
     assert 'autoscaling.mode is "KEDA"' in run.stderr and 'monitoring.monitor.kind is "pod"' in run.stderr
+
+
+def test_an_unquoted_version_is_refused_with_what_to_type(tmp_path: Path) -> None:
+    """`vllmVersion: 0.20` in a values file is the YAML number 0.2: refused, saying to quote it; quoted (or
+    with --set-string) it renders --shutdown-timeout, which 0.20 has."""
+    unquoted = tmp_path / "v.yaml"
+    unquoted.write_text("image:\n  vllmVersion: 0.20\n  digest: sha256:" + "ab" * 32 + "\n")
+    run = _helm_template("-f", str(unquoted))
+    assert run.returncode != 0
+    assert (
+        "image.vllmVersion is the number 0.2" in run.stderr
+        and "--set-string image.vllmVersion=" in run.stderr
+    )
+    quoted = _helm_template("-f", str(unquoted), "--set-string", "image.vllmVersion=0.20")
+    assert quoted.returncode == 0, quoted.stderr
+    assert "--shutdown-timeout" in quoted.stdout
+
+
+def test_a_numeric_flag_given_as_a_string_is_refused_with_what_to_type_when_the_schema_is_skipped() -> None:
+    run = _helm_template("--skip-schema-validation", "--set-string", "vllm.maxNumSeqs=64")
+    assert run.returncode != 0
+    assert 'vllm.maxNumSeqs is the string "64"' in run.stderr and "write 64 unquoted" in run.stderr
+
+
+def test_model_name_null_gets_the_charts_message_not_a_template_error() -> None:
+    for how in (["--set", "model.name=null"], ["--skip-schema-validation", "--set", "model.name=null"]):
+        run = _helm_template(*how)
+        assert run.returncode != 0
+        assert "model.name is empty: name the Hugging Face model id" in run.stderr, run.stderr
+        assert "error calling" not in run.stderr and "nil pointer" not in run.stderr

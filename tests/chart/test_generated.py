@@ -20,17 +20,21 @@ from chart_generate.files import expected, stale
 
 from chart_harness.render import CHART_DIR, ROOT, HelmFailed, render_chart
 
-# NVIDIA L40S: 48 GB GDDR6 (torch reports ~46068 MiB), 864 GB/s, 362.05 dense FP16/BF16 and 733 dense FP8
-# tensor TFLOPS, compute capability 8.9 (Ada).
-L40S = """
-L40S:
-  name: NVIDIA L40S
+# NVIDIA L40 (the catalogue has the L40S, not the L40): 48 GB GDDR6 (torch reports ~46068 MiB), 864 GB/s,
+# 181.05 dense FP16/BF16 and 362.1 dense FP8 tensor TFLOPS, compute capability 8.9 (Ada).
+L40 = """
+L40:
+  name: NVIDIA L40
   memory_mib: 46068
   bandwidth_gbps: 864
-  fp16_tflops: 362.05
-  fp8_tflops: 733
+  fp16_tflops: 181.05
+  fp8_tflops: 362.1
   compute_capability: 8.9
   bf16: true
+  node_labels:
+    gke: []
+    karpenter: [l40]
+    aks: []
 """
 
 
@@ -47,7 +51,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def chart_with_l40s(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def chart_with_l40(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scratch checkout (catalogue, generator, chart) after the one edit and `python -m chart_generate`."""
     root = tmp_path_factory.mktemp("add-a-gpu")
     for part in ("src/vllm_model", "tools/chart_generate", "tools/chart_harness"):
@@ -55,42 +59,52 @@ def chart_with_l40s(tmp_path_factory: pytest.TempPathFactory) -> Path:
     chart = root / "charts" / "vllm-inference"
     shutil.copytree(CHART_DIR, chart)
     gpus = root / "src" / "vllm_model" / "catalog" / "gpus.yaml"
-    gpus.write_text(gpus.read_text() + L40S)
+    gpus.write_text(gpus.read_text() + L40)
     env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root / 'tools'}"}
     run = [sys.executable, "-m", "chart_generate", "--chart", str(chart)]
     subprocess.run(run, cwd=root, env=env, check=True, capture_output=True, text=True)
     return chart
 
 
-def test_adding_a_gpu_to_the_catalogue_changes_exactly_the_generated_files(chart_with_l40s: Path) -> None:
-    before, after = _tree(CHART_DIR), _tree(chart_with_l40s)
+def test_adding_a_gpu_to_the_catalogue_changes_exactly_the_generated_files(chart_with_l40: Path) -> None:
+    before, after = _tree(CHART_DIR), _tree(chart_with_l40)
     changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
     assert changed == {"files/sizing.yaml", "values.schema.json", "README.md"}
-    sizing = yaml.safe_load((chart_with_l40s / "files" / "sizing.yaml").read_text())
-    assert sizing["gpus"]["L40S"] == {
+    sizing = yaml.safe_load((chart_with_l40 / "files" / "sizing.yaml").read_text())
+    assert sizing["gpus"]["L40"] == {
         "memoryMiB": 46068,
         "memoryBytes": 46068 * 2**20,
         "capability": 89,
         "bf16": True,
         "maxNumSeqs": 256,
+        "nodeLabels": {"gke": [], "karpenter": ["l40"], "aks": [], "gfd": ["NVIDIA-L40"]},
     }
-    assert '"L40S"' in (chart_with_l40s / "values.schema.json").read_text()
+    assert '"L40"' in (chart_with_l40 / "values.schema.json").read_text()
     assert (
-        "| `L40S` | NVIDIA L40S | 46068 | 8.9 | yes | yes | 256 |"
-        in (chart_with_l40s / "README.md").read_text()
+        "| `L40` | NVIDIA L40 | 46068 | 8.9 | yes | yes | 256 |" in (chart_with_l40 / "README.md").read_text()
     )
 
 
-def test_the_chart_renders_and_size_checks_a_gpu_added_to_the_catalogue(chart_with_l40s: Path) -> None:
+def test_the_chart_renders_and_size_checks_a_gpu_added_to_the_catalogue(chart_with_l40: Path) -> None:
     llama_8b = {
         "model": {"name": "meta-llama/Llama-3.1-8B-Instruct", "maxModelLen": 8192},
-        "gpu": {"type": "L40S"},
+        "gpu": {"type": "L40"},
     }
-    rendered = render_chart(llama_8b, chart_dir=chart_with_l40s, show_only=["templates/deployment.yaml"])
-    assert rendered.of_kind("Deployment")
-    with pytest.raises(HelmFailed, match=r"does not fit gpu\.type L40S"):
+    rendered = render_chart(
+        {**llama_8b, "capacityType": {"provider": "karpenter"}},
+        chart_dir=chart_with_l40,
+        show_only=["templates/deployment.yaml"],
+    )
+    (deployment,) = rendered.of_kind("Deployment")
+    affinity = deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+    terms = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    gpu_name = {"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": ["l40"]}
+    assert [gpu_name in t["matchExpressions"] for t in terms] == [True]
+    with pytest.raises(HelmFailed, match="no gke node with it"):
+        render_chart({**llama_8b, "capacityType": {"provider": "gke"}}, chart_dir=chart_with_l40)
+    with pytest.raises(HelmFailed, match=r"does not fit gpu\.type L40\b"):
         render_chart(
-            {**llama_8b, "model": {"name": "meta-llama/Llama-3.1-70B-Instruct"}}, chart_dir=chart_with_l40s
+            {**llama_8b, "model": {"name": "meta-llama/Llama-3.1-70B-Instruct"}}, chart_dir=chart_with_l40
         )
     with pytest.raises(HelmFailed, match="gpu/type"):
         render_chart(llama_8b)  # the chart in the tree does not know it yet

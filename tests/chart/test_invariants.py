@@ -14,6 +14,7 @@ from typing import Any
 from chart_harness import objects as k
 from chart_harness.render import NAMESPACE, RELEASE, Rendered
 from chart_harness.renders import Case, Finding, assert_sweep, sweep
+from vllm_model.catalog import gpu_node_labels
 from vllm_plan.chart_values import dig
 
 STANDARD_LABELS = (
@@ -36,6 +37,15 @@ CAPACITY_NODES = {
     "aks": ({"kubernetes.azure.com/scalesetpriority": "spot"}, {}),
 }
 AKS_SPOT_TAINT = {"key": "kubernetes.azure.com/scalesetpriority", "value": "spot", "effect": "NoSchedule"}
+# The taint GKE, EKS GPU node groups / Karpenter GPU NodePools and the GPU Operator put on GPU nodes.
+NVIDIA_GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+# The node label each gpu.nodeLabel source matches (the providers' documented labels).
+GPU_LABEL_KEYS = {
+    "gke": "cloud.google.com/gke-accelerator",
+    "karpenter": "karpenter.k8s.aws/instance-gpu-name",
+    "aks": "node.kubernetes.io/instance-type",
+    "gfd": "nvidia.com/gpu.product",
+}
 REMOVED_METRICS = ("vllm:gpu_cache_usage_perc", "vllm:gpu_prefix_cache", "vllm:time_per_output_token_seconds")
 
 
@@ -95,6 +105,8 @@ def test_gpu_pods_tolerate_the_gpu_pool_taints() -> None:
             ]
             if pool == "spot" and dig(v, "capacityType.provider") == "aks":
                 taints.append(AKS_SPOT_TAINT)
+            if dig(v, "gpu.tolerateGpuTaint"):
+                taints.append(NVIDIA_GPU_TAINT)
             tolerations = spec.get("tolerations") or []
             for taint in taints:
                 yield (
@@ -103,6 +115,12 @@ def test_gpu_pods_tolerate_the_gpu_pool_taints() -> None:
                 )
 
     assert_sweep(*sweep(check))
+
+
+def gpu_node(case: Case) -> dict[str, str]:
+    """Labels a node with the case's GPU carries under every provider's GPU label (from the catalogue)."""
+    labels = gpu_node_labels().get(dig(values(case), "gpu.type") or "", {})
+    return {GPU_LABEL_KEYS[source]: found[0] for source, found in labels.items() if found}
 
 
 def _node_matches(spec: dict[str, Any], node_labels: dict[str, str]) -> bool:
@@ -127,7 +145,7 @@ def test_spot_and_on_demand_pools_schedule_only_on_their_capacity_type() -> None
         else:
             return  # provider "none": no capacity-type isolation is asked for
         capacity_keys = {key for labels in nodes for key in labels}
-        spot_node, od_node = nodes
+        spot_node, od_node = ({**gpu_node(case), **n} for n in nodes)
         for owner, meta, spec, _c in server_pods(case, r):
             pool = pool_key(meta)
             own_extra = {
@@ -339,11 +357,24 @@ def _matchers(block: str) -> list[tuple[str, str, str]]:
     return MATCHER.findall(block or "")
 
 
-def _series_matches(matchers: list[tuple[str, str, str]], pod_labels: dict[str, str]) -> bool:
-    """Whether the series of a pod (pod labels copied as app_kubernetes_io_*) satisfy the matchers."""
+def pod_name(deployment: str) -> str:
+    """A pod name as a Deployment's ReplicaSet gives it: <deployment>-<pod-template-hash>-<suffix>."""
+    return f"{deployment}-7c9d5b8f4-x2k7q"
+
+
+def _series_matches(
+    matchers: list[tuple[str, str, str]],
+    pod_labels: dict[str, str],
+    pod: str = "",
+    namespace: str = NAMESPACE,
+) -> bool:
+    """Whether the series of a pod (pod labels copied as app_kubernetes_io_*, its name as `pod`) satisfy the
+    matchers."""
     for label, op, value in matchers:
         if label == "namespace":
-            actual = NAMESPACE
+            actual = namespace
+        elif label == "pod":
+            actual = pod
         elif label.startswith("app_kubernetes_io_"):
             actual = pod_labels.get("app.kubernetes.io/" + label.removeprefix("app_kubernetes_io_"), "")
         else:
@@ -364,13 +395,24 @@ def test_every_vllm_metric_in_a_query_is_scoped_to_the_release() -> None:
         if dig(values(case), "autoscaling.scopeMatchers"):
             return  # user-supplied matchers are the user's scope
         release_values = {RELEASE, _fullname(case)}
+        own = {pod_name(o["metadata"]["name"]): k.labels(m) for o, m in _workloads(r)}
+        # the same chart released as "other" and as "<release>-x" (a name the release's is a prefix of)
+        foreign = {
+            pod_name(name.replace(RELEASE, other, 1)): {**lab, "app.kubernetes.io/instance": other}
+            for name, lab in ((o["metadata"]["name"], k.labels(m)) for o, m in _workloads(r))
+            for other in ("other", f"{RELEASE}-x")
+        }
         for where, query in _queries(r):
             for metric, block in SCOPED_SELECTOR.findall(query):
                 found = _matchers(block)
                 ns = ("namespace", "=", NAMESPACE) in found
                 yield ns, f"{where}: {metric}{block} is not scoped to namespace {NAMESPACE}"
-                pinned = any(op == "=" and val in release_values for _l, op, val in found)
-                yield pinned, f"{where}: {metric}{block} is not pinned to release {RELEASE}"
+                by_label = any(op == "=" and val in release_values for _l, op, val in found)
+                by_name = any(label == "pod" for label, _op, _v in found) and (
+                    any(_series_matches(found, lab, pod) for pod, lab in own.items())
+                    and not any(_series_matches(found, lab, pod) for pod, lab in foreign.items())
+                )
+                yield by_label or by_name, f"{where}: {metric}{block} is not pinned to release {RELEASE}"
 
     assert_sweep(*sweep(check))
 
@@ -388,7 +430,11 @@ def test_kv_cache_trigger_and_hpa_metric_average_exactly_their_own_pools_pods() 
                 continue
             found = [_matchers(b) for m, b in SCOPED_SELECTOR.findall(query) if m.startswith("vllm:")]
             target = so["spec"]["scaleTargetRef"]["name"]
-            hits = sorted(name for name, lab in pods.items() if all(_series_matches(f, lab) for f in found))
+            hits = sorted(
+                name
+                for name, lab in pods.items()
+                if all(_series_matches(f, lab, pod_name(name)) for f in found)
+            )
             yield (
                 hits == [target],
                 f"ScaledObject {so['metadata']['name']} KV query averages {hits}, not [{target}]",
@@ -401,7 +447,9 @@ def test_kv_cache_trigger_and_hpa_metric_average_exactly_their_own_pools_pods() 
                 labels = (metric.get("selector") or {}).get("matchLabels") or {}
                 found = [(key, "=", str(val)) for key, val in labels.items()]
                 target = hpa["spec"]["scaleTargetRef"]["name"]
-                hits = sorted(name for name, lab in pods.items() if _series_matches(found, lab))
+                hits = sorted(
+                    name for name, lab in pods.items() if _series_matches(found, lab, pod_name(name))
+                )
                 yield (
                     hits == [target],
                     f"HPA {hpa['metadata']['name']} KV metric averages {hits}, not [{target}]",
@@ -420,11 +468,13 @@ def test_query_matchers_only_use_labels_the_monitor_attaches() -> None:
             names = mon["spec"].get("podTargetLabels", []) + mon["spec"].get("targetLabels", [])
             attached |= {re.sub(r"[^a-zA-Z0-9_]", "_", n) for n in names}
         for where, query in _queries(r):
-            for label, _op, _val in MATCHER.findall(query):
-                yield (
-                    label in attached,
-                    f"{where}: matcher on {label!r}, which no monitor attaches ({sorted(attached)})",
-                )
+            # kube-state-metrics and KEDA series carry their own labels; only vLLM's come through the monitor
+            for _metric, block in SCOPED_SELECTOR.findall(query):
+                for label, _op, _val in _matchers(block):
+                    yield (
+                        label in attached,
+                        f"{where}: matcher on {label!r}, which no monitor attaches ({sorted(attached)})",
+                    )
 
     assert_sweep(*sweep(check))
 
@@ -792,7 +842,7 @@ def test_pdbs_let_at_least_one_pod_be_evicted_unless_blocking_is_allowed() -> No
                 pool = pool_key(d["spec"]["template"]["metadata"])
                 if dig(v, f"pools.{pool}.pdb.allowBlockingBudget"):
                     continue
-                replicas = _pool_minimum(r, d)
+                replicas = max(1, _pool_minimum(r, d))  # a pool at zero has nothing to evict
                 allowed = _allowed_disruptions(pdb["spec"], replicas)
                 yield (
                     allowed >= 1,
@@ -903,5 +953,270 @@ def test_every_dashboard_is_valid_json() -> None:
                         dashboard = None
                     ok = isinstance(dashboard, dict) and bool(dashboard.get("panels"))
                     yield ok, f"ConfigMap {cm['metadata']['name']}: {key} is not a dashboard with panels"
+
+    assert_sweep(*sweep(check))
+
+
+# ---- Hardening (issue 15): what a production GPU cluster needs beyond a render that validates. ----
+
+# Paths of vLLM that answer without the API key (the issue's list): never published.
+UNPROTECTED = (
+    "/metrics",
+    "/invocations",
+    "/pooling",
+    "/score",
+    "/rerank",
+    "/tokenize",
+    "/pause",
+    "/update_weights",
+)
+# What the real image's server writes at start (vLLM, torch, triton, flashinfer, Hugging Face).
+CACHE_VARIABLES = (
+    "HOME",
+    "TMPDIR",
+    "XDG_CACHE_HOME",
+    "VLLM_CACHE_ROOT",
+    "TRITON_CACHE_DIR",
+    "TORCHINDUCTOR_CACHE_DIR",
+    "FLASHINFER_WORKSPACE_BASE",
+)
+
+
+def test_every_pod_passes_the_restricted_pod_security_standard() -> None:
+    from chart_harness.pss import violations
+
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for owner, _meta, spec in k.pod_specs(r.objects):
+            broken = violations(spec)
+            yield not broken, f"{owner['kind']} {owner['metadata']['name']} violates restricted: {broken}"
+
+    assert_sweep(*sweep(check))
+
+
+def _writable(container: dict[str, Any], path: str) -> bool:
+    return any(
+        path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")
+        for m in container.get("volumeMounts") or []
+        if not m.get("readOnly")
+    )
+
+
+def test_server_names_its_user_and_writes_every_cache_on_a_writable_volume() -> None:
+    """vllm/vllm-openai has no passwd entry for the pod's uid: without USER/LOGNAME torch's getpass.getuser()
+    raises KeyError at import; with a read-only root every cache must point into a writable mount."""
+
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for owner, _meta, _spec, c in server_pods(case, r):
+            name = owner["metadata"]["name"]
+            env = {e["name"]: e.get("value") for e in c.get("env", [])}
+            for var in ("USER", "LOGNAME"):
+                yield bool(env.get(var)), f"{name}: {var} is not set"
+            for var in CACHE_VARIABLES:
+                path = env.get(var)
+                yield bool(path) and _writable(c, path), f"{name}: {var}={path!r} is not on a writable mount"
+
+    assert_sweep(*sweep(check))
+
+
+def test_ephemeral_storage_request_and_limit_cover_the_disk_backed_empty_dirs() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for owner, _meta, spec, c in server_pods(case, r):
+            disk = sum(
+                _quantity_bytes(vol["emptyDir"].get("sizeLimit") or 0)
+                for vol in spec.get("volumes") or []
+                if "emptyDir" in vol and vol["emptyDir"].get("medium") != "Memory"
+            )
+            res = c.get("resources") or {}
+            for side in ("requests", "limits"):
+                got = (res.get(side) or {}).get("ephemeral-storage")
+                yield (
+                    got is not None and _quantity_bytes(got) > disk,
+                    f"{owner['metadata']['name']}: {side}.ephemeral-storage {got} for {disk / 2**30:.1f} GiB "
+                    "of emptyDirs",
+                )
+
+    assert_sweep(*sweep(check))
+
+
+def test_no_pod_annotation_is_derived_from_the_api_key() -> None:
+    import hashlib
+
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        key = dig(values(case), "auth.apiKey")
+        if not key:
+            return
+        digest = hashlib.sha256(str(key).encode()).hexdigest()
+        for owner, meta, _spec in k.pod_specs(r.objects):
+            for name, value in (meta.get("annotations") or {}).items():
+                leak = str(key) in str(value) or any(digest[:n] in str(value) for n in (8, 16, 32, 64))
+                yield not leak, f"{owner['metadata']['name']}: annotation {name} is derived from auth.apiKey"
+
+    assert_sweep(*sweep(check))
+
+
+def test_ingress_and_http_route_publish_no_path_outside_the_api_key() -> None:
+    def covers(path: str, kind: str, closed: str) -> bool:
+        if kind in ("Exact",):
+            return path.rstrip("/") == closed or path.startswith(closed + "/")
+        base = path.rstrip("/")
+        return base == "" or closed == base or closed.startswith(base + "/") or base.startswith(closed + "/")
+
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        published = [
+            (p["path"], p["pathType"], f"Ingress {ing['metadata']['name']}")
+            for ing in r.of_kind("Ingress")
+            for rule in ing["spec"]["rules"]
+            for p in rule["http"]["paths"]
+        ] + [
+            (m["path"]["value"], m["path"]["type"], f"HTTPRoute {route['metadata']['name']}")
+            for route in r.of_kind("HTTPRoute")
+            for rule in route["spec"]["rules"]
+            for m in rule.get("matches") or [{"path": {"value": "/", "type": "PathPrefix"}}]
+        ]
+        for path, kind, where in published:
+            for closed in UNPROTECTED:
+                yield (
+                    not covers(path, kind, closed),
+                    f"{where} publishes {path} ({kind}), which reaches {closed}",
+                )
+
+    assert_sweep(*sweep(check))
+
+
+def test_network_policy_admits_the_scrapers_pods_not_their_whole_namespace() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        wanted = dig(values(case), "networkPolicy.monitoring.podSelector")
+        scrapers = dig(values(case), "networkPolicy.monitoring.namespaceSelector")
+        for np in r.of_kind("NetworkPolicy"):
+            peers = [peer for rule in np["spec"].get("ingress", []) for peer in rule.get("from") or []]
+            monitoring = [
+                p for p in peers if (p.get("namespaceSelector") or {}).get("matchLabels") == scrapers
+            ]
+            yield bool(monitoring), f"NetworkPolicy {np['metadata']['name']} admits no scraper namespace"
+            for peer in monitoring:
+                pods = (peer.get("podSelector") or {}).get("matchLabels")
+                yield (
+                    pods == (wanted or None),
+                    f"NetworkPolicy {np['metadata']['name']}: scraper peer {peer}, wanted pods {wanted}",
+                )
+
+    assert_sweep(*sweep(check))
+
+
+def test_every_keda_trigger_reads_an_absent_series_as_an_error() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        for so, t in _prometheus_triggers(r):
+            ignore = t["metadata"].get("ignoreNullValues")
+            yield (
+                ignore == "false",
+                f"ScaledObject {so['metadata']['name']} {t['name']}: ignoreNullValues {ignore!r}",
+            )
+
+    assert_sweep(*sweep(check))
+
+
+def test_a_pool_that_scales_to_zero_has_a_trigger_that_exists_at_zero() -> None:
+    """At zero no vLLM pod runs, so no vllm: series: some trigger must read a series from outside the pool
+    (the gateway's wake metric), or the release-wide queue while another pool keeps a warm replica."""
+
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        objects = r.of_kind("ScaledObject")
+        for so in objects:
+            if so["spec"].get("minReplicaCount", 0) != 0:
+                continue
+            name = so["metadata"]["name"]
+            warm = [o for o in objects if o is not so and o["spec"].get("minReplicaCount", 0) >= 1]
+            found = []
+            for t in so["spec"]["triggers"]:
+                query = t["metadata"]["query"]
+                outside = "vllm:" not in query
+                # the chart's queue trigger reads the whole release: a warm pool's pods feed it
+                release_wide = "vllm:num_requests_waiting" in query and bool(warm)
+                if outside or release_wide:
+                    found.append(t["name"])
+                    yield (
+                        "activationThreshold" in t["metadata"],
+                        f"{name} {t['name']}: no activationThreshold",
+                    )
+            yield bool(found), f"ScaledObject {name} scales to zero with no trigger that exists at zero"
+
+    assert_sweep(*sweep(check))
+
+
+def test_gpu_pods_require_the_catalogue_label_of_their_gpu_type() -> None:
+    auto = {"gke": "gke", "karpenter": "karpenter", "aks": "aks"}
+
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        v = values(case)
+        source = dig(v, "gpu.nodeLabel", "auto")
+        source = auto.get(dig(v, "capacityType.provider"), "none") if source == "auto" else source
+        gpu = dig(v, "gpu.type")
+        if not gpu or source == "none":
+            return
+        want = {
+            "key": GPU_LABEL_KEYS[source],
+            "operator": "In",
+            "values": list(gpu_node_labels()[gpu][source]),
+        }
+        for owner, _meta, spec, _c in server_pods(case, r):
+            required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+                "requiredDuringSchedulingIgnoredDuringExecution"
+            ) or {}
+            terms = required.get("nodeSelectorTerms") or []
+            ok = bool(terms) and all(want in (t.get("matchExpressions") or []) for t in terms)
+            yield ok, f"{owner['metadata']['name']}: required terms {terms} lack {want}"
+
+    assert_sweep(*sweep(check))
+
+
+def test_rollouts_outlast_the_startup_budget_and_never_surge_without_spare_gpus() -> None:
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        v = values(case)
+        for d in r.of_kind("Deployment"):
+            name, spec = d["metadata"]["name"], d["spec"]
+            c = spec["template"]["spec"]["containers"][0]
+            probe = c["startupProbe"]
+            budget = probe.get("initialDelaySeconds", 0) + probe["periodSeconds"] * probe["failureThreshold"]
+            deadline = spec.get("progressDeadlineSeconds", 600)
+            yield deadline >= budget, f"{name}: progressDeadlineSeconds {deadline} < startup budget {budget}"
+            surge = str((spec.get("strategy", {}).get("rollingUpdate") or {}).get("maxSurge", "25%"))
+            yield (
+                surge in ("0", "0%") or bool(dig(v, "rollout.spareGpuCapacity")),
+                f"{name}: maxSurge {surge} without rollout.spareGpuCapacity",
+            )
+
+    assert_sweep(*sweep(check))
+
+
+def test_spot_budgets_never_hold_a_reclaim_where_reclaims_drain_through_pdbs() -> None:
+    """On AWS (Karpenter, Node Termination Handler) a reclaim evicts through the Eviction API: a budget that
+    does not let every spot pod go at once holds the next eviction past the 2-minute notice."""
+
+    def check(case: Case, r: Rendered) -> Iterator[Finding]:
+        v = values(case)
+        honours = dig(v, "capacityType.spotDrainHonoursPdb")
+        if honours is None:
+            honours = dig(v, "capacityType.provider") not in ("gke", "aks")
+        if not honours or dig(v, "pools.spot.pdb.allowBlockingBudget"):
+            return
+        workloads = _workloads(r)
+        for pdb in r.of_kind("PodDisruptionBudget"):
+            for d, _m in workloads:
+                if pool_key(d["spec"]["template"]["metadata"]) != "spot":
+                    continue
+                if not k.selector_matches(
+                    pdb["spec"]["selector"], k.labels(d["spec"]["template"]["metadata"])
+                ):
+                    continue
+                most = next(
+                    (s["spec"].get("maxReplicaCount", s["spec"].get("maxReplicas")) for s, ref in _scalers(r)
+                     if ref["name"] == d["metadata"]["name"]),
+                    d["spec"].get("replicas", 1),
+                )  # fmt: skip
+                allowed = _allowed_disruptions(pdb["spec"], int(most))
+                yield (
+                    allowed >= int(most),
+                    f"PDB {pdb['metadata']['name']} allows {allowed} of {most} spot pods",
+                )
 
     assert_sweep(*sweep(check))

@@ -8,7 +8,8 @@ from typing import Any
 from chart_harness.render import RELEASE, Rendered, render_chart
 
 FULL = f"{RELEASE}-vllm-inference"
-BOTH_KEDA = {"pools": {"spot": {"enabled": True}}, "autoscaling": {"mode": "keda", "maxReplicas": 10}}
+SPOT = {"pools": {"spot": {"enabled": True}}, "capacityType": {"provider": "karpenter"}}
+BOTH_KEDA = {**SPOT, "autoscaling": {"mode": "keda", "maxReplicas": 10}}
 
 
 def _container(r: Rendered, pool: str) -> dict[str, Any]:
@@ -25,32 +26,44 @@ def _trigger(r: Rendered, pool: str, name: str) -> dict[str, Any]:
 
 
 def test_spot_share_splits_max_replicas_and_the_queued_demand_70_30() -> None:
-    r = render_chart(BOTH_KEDA)
+    no_headroom = {**BOTH_KEDA, "autoscaling": {**BOTH_KEDA["autoscaling"], "onDemandHeadroom": 0}}
+    r = render_chart(no_headroom)
     spot, on_demand = r.get("ScaledObject", f"{FULL}-spot"), r.get("ScaledObject", f"{FULL}-on-demand")
     assert (spot["spec"]["maxReplicaCount"], on_demand["spec"]["maxReplicaCount"]) == (7, 3)
-    assert _trigger(r, "spot", "requests-waiting")["metadata"]["query"].startswith("0.7 * sum(")
-    assert _trigger(r, "on-demand", "requests-waiting")["metadata"]["query"].startswith("0.3 * sum(")
+    assert _trigger(r, "spot", "requests-waiting")["metadata"]["query"].startswith("(0.7 * sum(")
+    assert _trigger(r, "on-demand", "requests-waiting")["metadata"]["query"].startswith("(0.3 * sum(")
+
+
+def test_on_demand_headroom_lets_the_on_demand_pool_take_over_the_spot_share() -> None:
+    """With the default headroom of 1 the on-demand maximum is its share (3) plus the spot maximum (7): losing
+    every spot node leaves room for all 10 replicas; half the headroom adds ceil(3.5) = 4."""
+    for headroom, od_max in ((1, 10), (0.5, 7)):
+        values = {**BOTH_KEDA, "autoscaling": {**BOTH_KEDA["autoscaling"], "onDemandHeadroom": headroom}}
+        r = render_chart(values)
+        assert r.get("ScaledObject", f"{FULL}-on-demand")["spec"]["maxReplicaCount"] == od_max
+        assert r.get("ScaledObject", f"{FULL}-spot")["spec"]["maxReplicaCount"] == 7
 
 
 def test_a_pool_alone_carries_all_demand_and_all_replicas() -> None:
     r = render_chart({"autoscaling": {"mode": "keda", "maxReplicas": 6}})
     so = r.get("ScaledObject", f"{FULL}-on-demand")
     assert so["spec"]["maxReplicaCount"] == 6
-    assert _trigger(r, "on-demand", "requests-waiting")["metadata"]["query"].startswith("sum(")
+    assert _trigger(r, "on-demand", "requests-waiting")["metadata"]["query"].startswith("(sum(")
 
 
 def test_kv_trigger_uses_value_and_waiting_trigger_average_value() -> None:
     r = render_chart(BOTH_KEDA)
     kv, waiting = _trigger(r, "spot", "kv-cache-usage"), _trigger(r, "spot", "requests-waiting")
     assert (kv["metricType"], kv["metadata"]["threshold"]) == ("Value", "0.7")
-    assert kv["metadata"]["query"].startswith("avg(vllm:kv_cache_usage_perc{")
+    assert kv["metadata"]["query"].startswith("(avg(vllm:kv_cache_usage_perc{")
     assert 'app_kubernetes_io_component="pool-spot"' in kv["metadata"]["query"]
     assert waiting["metricType"] == "AverageValue"
     assert "app_kubernetes_io_component" not in waiting["metadata"]["query"]
 
 
 def test_fallback_replicas_stay_within_each_pools_range() -> None:
-    r = render_chart({**BOTH_KEDA, "keda": {"fallback": {"replicas": 5}}})
+    no_headroom = {**BOTH_KEDA, "autoscaling": {**BOTH_KEDA["autoscaling"], "onDemandHeadroom": 0}}
+    r = render_chart({**no_headroom, "keda": {"fallback": {"replicas": 5}}})
     assert r.get("ScaledObject", f"{FULL}-on-demand")["spec"]["fallback"]["replicas"] == 3
     assert r.get("ScaledObject", f"{FULL}-spot")["spec"]["fallback"]["replicas"] == 5
 
@@ -63,7 +76,7 @@ def test_hpa_divides_the_per_replica_queue_target_by_the_pool_share() -> None:
 
 
 def test_drain_grace_is_derived_per_pool_and_the_spot_pool_drains_faster() -> None:
-    r = render_chart({"pools": {"spot": {"enabled": True}}})
+    r = render_chart(SPOT)
     for pool, (pre, shutdown, grace) in {"on-demand": (15, 30, 55), "spot": (3, 10, 15)}.items():
         c = _container(r, pool)
         assert c["lifecycle"]["preStop"]["sleep"]["seconds"] == pre

@@ -25,6 +25,7 @@ RATE, REQUESTS = 10, 360  # 36 s of load; the upgrade starts 6 s in
 def test_a_rollout_under_load_loses_no_request_only_with_the_drain(
     node_client: Path, release: Release, figure: Figure, drain: str, values: tuple
 ) -> None:
+    values = (E2E_VALUES / "rollout-surge.yaml", *values)
     release.install(*values)
     release.wait_serving({"onDemand": 1, "spot": 1})
     old = {p.name for p in release.pods()}

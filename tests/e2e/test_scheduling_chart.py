@@ -1,6 +1,6 @@
 """The chart's pools on the node pools: each pool only on GPU nodes of its capacity type (never on the CPU
-node), spread over nodes and zones; and a rollout on a node with no spare GPU completes with the no-surge
-update strategy, where the default surge pod would wait for a GPU that is not there."""
+node), spread over nodes and zones; and a rollout on a node with no spare GPU completes with the chart's
+default update strategy (no surge), where a surge pod would wait for a GPU that is not there."""
 
 from __future__ import annotations
 
@@ -79,10 +79,14 @@ def test_a_rollout_on_a_node_with_no_spare_gpu_completes_without_surge(
     wait_until("the old pods gone", lambda: not old & {p.name for p in release.pods()}, 120)
     figure(f"maxSurge 0: the rollout of 4 replicas on {node} (4 of 4 GPUs in use) completed")
 
-    # With the default strategy (maxSurge 1, maxUnavailable 0) the surge pod has no GPU to start on.
+    # A surge (maxSurge 1, maxUnavailable 0) has no GPU to start on: why the chart's default does not surge.
     release.upgrade(
         E2E_VALUES / "full-node.yaml",
-        sets=["updateStrategy.rollingUpdate.maxSurge=1", "updateStrategy.rollingUpdate.maxUnavailable=0"],
+        sets=[
+            "rollout.spareGpuCapacity=true",  # stated, not true here: the surge pod has nowhere to go
+            "updateStrategy.rollingUpdate.maxSurge=1",
+            "updateStrategy.rollingUpdate.maxUnavailable=0",
+        ],
     )
 
     def surge_waiting() -> str | None:

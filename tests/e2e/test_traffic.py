@@ -73,11 +73,6 @@ NON_API_PATHS = (
     "/metrics", "/health", "/ping", "/version", "/tokenize", "/detokenize", "/invocations", "/pooling",
     "/score", "/rerank", "/pause", "/resume", "/update_weights", "/sleep", "/wake_up", "/v1x/anything",
 )  # fmt: skip
-ROUTE_DEFAULTS_XFAIL = (
-    "chart: the HTTPRoute's default pathPrefix is / and an Ingress host without paths gets /, so every "
-    "path (/metrics, /pause, /update_weights, /tokenize, /invocations...) is published; an allowlist of the "
-    "API paths by default is chart work (issue 15's area, reported by issue 9)"
-)
 SERVED_NON_API = ("/metrics", "/health", "/ping", "/version")  # what the simulator answers of those
 
 
@@ -101,36 +96,10 @@ def published(rules: list[tuple[str, str]], path: str) -> bool:
     return any(prefix_match(v, path) if t in ("PathPrefix", "Prefix") else v == path for t, v in rules)
 
 
-@pytest.mark.parametrize(
-    "sets",
-    [
-        pytest.param(
-            (),
-            id="chart-defaults",
-            marks=pytest.mark.xfail(
-                reason=ROUTE_DEFAULTS_XFAIL,
-                strict=False,
-            ),
-        ),
-        pytest.param(
-            (
-                "httpRoute.pathPrefix=/v1",
-                "ingress.hosts[0].paths[0].path=/v1",
-                "ingress.hosts[0].paths[0].pathType=Prefix",
-            ),
-            id="v1-only",
-        ),
-    ],
-)
 def test_the_route_and_ingress_publish_the_api_paths_and_nothing_else(
-    api: pykube.HTTPClient,
-    crds: list[str],
-    node_client: Path,
-    release: Release,
-    figure: Figure,
-    sets: tuple[str, ...],
+    api: pykube.HTTPClient, crds: list[str], node_client: Path, release: Release, figure: Figure
 ) -> None:
-    release.install(E2E_VALUES / "routes.yaml", sets=sets)
+    release.install(E2E_VALUES / "routes.yaml")
     release.wait_serving({"onDemand": 1, "spot": 1})
     route_kind = pykube.object_factory(api, "gateway.networking.k8s.io/v1", "HTTPRoute")
     (route,) = route_kind.objects(api, namespace=release.namespace)

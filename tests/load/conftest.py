@@ -1,16 +1,14 @@
-"""Fixtures of the load client's tests: real simulator processes on 127.0.0.1 (vllm_sim.launch)."""
+"""Fixtures of the load client's tests: real simulators (load_helpers)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from load_helpers import MODEL, SIM_ENV, StartSim
 
 from vllm_sim.launch import SimProcess, launch
-
-MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
-StartSim = Callable[..., SimProcess]
 
 
 @pytest.fixture
@@ -19,8 +17,7 @@ def start_sim(tmp_path: Path) -> Iterator[StartSim]:
     started: list[SimProcess] = []
 
     def start(*flags: str, env: dict[str, str] | None = None) -> SimProcess:
-        defaults = {"VLLM_SIM_GPU": "L4", "VLLM_SIM_TIME_SCALE": "0.05", "VLLM_SIM_CONTROL": "1"}
-        sim = launch([MODEL, "--max-model-len", "4096", *flags], tmp_path, env={**defaults, **(env or {})})
+        sim = launch([MODEL, "--max-model-len", "4096", *flags], tmp_path, env={**SIM_ENV, **(env or {})})
         started.append(sim)
         return sim
 
@@ -32,7 +29,6 @@ def start_sim(tmp_path: Path) -> Iterator[StartSim]:
 @pytest.fixture(scope="module")
 def shared_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
     """One fast simulator for the tests that only read what it answers."""
-    env = {"VLLM_SIM_GPU": "L4", "VLLM_SIM_TIME_SCALE": "0.05", "VLLM_SIM_CONTROL": "1"}
-    sim = launch([MODEL, "--max-model-len", "4096"], tmp_path_factory.mktemp("sim"), env=env)
+    sim = launch([MODEL, "--max-model-len", "4096"], tmp_path_factory.mktemp("sim"), env=SIM_ENV)
     yield sim
     sim.stop()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import StartSim
+from load_helpers import StartSim
 
 from vllm_load import LoadSpec, Report, run_load
 from vllm_sim.launch import SimProcess, free_port

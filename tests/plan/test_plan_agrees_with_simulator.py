@@ -1,6 +1,7 @@
 """The planner and the simulator agree on capacity: for every catalogue entry, on a GPU where it fits, the
 planner's kv_tokens equal the KV block pool the simulator sizes at startup from the same `vllm serve` flags
-(vllm_sim.cli: parse_serve_args -> read_env -> resolve_model -> plan_from_args -> EngineConfig.num_blocks);
+(vllm_sim.cli / vllm_sim.serve_plan: parse_serve_args -> read_env -> resolve_model -> plan_from_args ->
+EngineConfig.num_blocks);
 and where the planner says "does not fit", the simulator refuses to start with the same reason."""
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ from __future__ import annotations
 import pytest
 from plan_paths import SEED_T4
 
-from vllm_model.catalog import load_gpus, load_models
+from vllm_model.catalog import load_gpus, load_models, resolve_model
 from vllm_sim.args import parse_serve_args
-from vllm_sim.cli import StartupError, plan_from_args, read_env, resolve_model
+from vllm_sim.cli import read_env
+from vllm_sim.serve_plan import StartupError, plan_from_args
 
 GPUS = list(load_gpus())  # smallest card first, as the catalogue lists them
 TP_SIZES = (1, 2, 4, 8)

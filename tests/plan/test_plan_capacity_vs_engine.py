@@ -1,8 +1,10 @@
 """The planner's replica rate is what the simulator's own engine delivers on a virtual clock.
 
-The planner sizes replicas from the simulator's step timing in closed form (vllm_plan.capacity); here the
-simulator's engine (scheduler, block pool, same TimingModel) runs that batch for real, closed-loop, and
-its measured request rate and inter-token latency must match the planner's within 15 %.
+The planner bounds a replica's rate with the simulator's step timing in closed form (vllm_plan.capacity):
+here the simulator's engine (scheduler, block pool, same TimingModel) runs that batch for real,
+closed-loop, and its measured request rate and inter-token latency must match the closed form's within
+15 %. The rate the planner plans with is then the replay's (vllm_plan.slo_replay): at it, the replayed
+stream meets the SLO's percentile, and a little faster it does not.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import pytest
 
 from vllm_model.timing import TimingModel
-from vllm_plan.capacity import replica_capacity
+from vllm_plan.capacity import closed_form, replica_capacity
 from vllm_plan.request import PlanRequest
 from vllm_plan.sizing import FitReport, assess
+from vllm_plan.slo_replay import replay_stream
 from vllm_plan.traffic import Slo, TrafficProfile
 from vllm_sim.engine import FINISHED, Engine, EngineConfig, Request
 
@@ -88,17 +91,39 @@ def _closed_loop(engine: Engine, prompt: int, output: int, in_flight: int, compl
     return completions / (now - window_start), step_time / steps
 
 
+BATCH = 64  # or the most max-num-seqs and the KV cache allow, when fewer
+
+
 @pytest.mark.parametrize(("prompt", "output"), [(512, 128), (2000, 100)], ids=["chat", "long-prompt"])
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_planned_replica_rate_matches_the_simulator_engine(case: str, prompt: int, output: int) -> None:
+def test_closed_form_replica_rate_matches_the_simulator_engine(case: str, prompt: int, output: int) -> None:
     fit = assess(CASES[case])
-    capacity = replica_capacity(fit, _traffic(prompt, output))
-    batch = capacity.batch_size
+    form = closed_form(fit, _traffic(prompt, output), BATCH)
+    batch = form.batch_size
     engine = _engine(fit, batch)
     rate, step = _closed_loop(engine, prompt, output, batch, completions=3 * batch)
     assert engine.num_preemptions == 0
-    assert rate == pytest.approx(capacity.requests_per_second, rel=0.15)
-    assert step == pytest.approx(capacity.inter_token_latency_s, rel=0.15)
+    assert rate == pytest.approx(form.requests_per_second, rel=0.15)
+    assert step == pytest.approx(form.inter_token_latency_s, rel=0.15)
+
+
+def test_the_planned_rate_is_the_fastest_replayed_stream_within_the_slo_percentile() -> None:
+    fit, traffic = assess(CASES["awq-7b-on-t4"]), _traffic(1024, 256)
+    capacity = replica_capacity(fit, traffic)
+    at_rate = replay_stream(fit, traffic, capacity.requests_per_second)
+    # The figures the plan reports are the replay's p99s at that rate, not its means.
+    assert capacity.percentile == 99
+    assert capacity.time_to_first_token_s == at_rate["ttft_ms"]["p99"] / 1e3
+    assert capacity.inter_token_latency_s == at_rate["itl_ms"]["p99"] / 1e3
+    assert at_rate["itl_ms"]["p99"] > at_rate["itl_ms"]["mean"]
+    assert capacity.inter_token_latency_s <= traffic.slo.inter_token_latency_s
+    assert capacity.time_to_first_token_s <= traffic.slo.time_to_first_token_s
+    faster = replay_stream(fit, traffic, capacity.requests_per_second * 1.05)
+    assert (
+        faster["itl_ms"]["p99"] / 1e3 > traffic.slo.inter_token_latency_s
+        or faster["ttft_ms"]["p99"] / 1e3 > traffic.slo.time_to_first_token_s
+    )
+    assert capacity.requests_per_second < closed_form(fit, traffic).requests_per_second
 
 
 def test_planned_embedding_rate_matches_the_simulator_engine() -> None:

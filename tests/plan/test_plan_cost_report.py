@@ -99,7 +99,15 @@ def test_a_tighter_inter_token_slo_lowers_what_a_replica_sustains(plan, tmp_path
     tight = plan("cost", "--cloud", "aws", *AWQ_T4, "--traffic", str(tight_file), "--json").json()["replica"]
     assert tight["inter_token_latency_s"] <= 0.05 < loose["inter_token_latency_s"]
     assert tight["requests_per_second"] < loose["requests_per_second"]
-    assert tight["limited_by"] == "inter-token latency SLO"
+    assert tight["limited_by"] == "p99 inter-token latency SLO"
+
+
+def test_a_median_slo_lets_a_replica_sustain_more_than_a_p99_one(plan, tmp_path: Path) -> None:
+    p99 = plan("cost", "--cloud", "aws", *AWQ_T4, "--json").json()["replica"]
+    median_file = _traffic(tmp_path, **{"slo.percentile": 50})
+    p50 = plan("cost", "--cloud", "aws", *AWQ_T4, "--traffic", str(median_file), "--json").json()["replica"]
+    assert (p99["percentile"], p50["percentile"]) == (99, 50)
+    assert p50["requests_per_second"] > p99["requests_per_second"]
 
 
 def test_an_unreachable_slo_is_refused_naming_it(plan, tmp_path: Path) -> None:
@@ -122,6 +130,7 @@ def test_a_deployment_that_does_not_fit_gets_no_cost_plan(plan) -> None:
         ({"requests_per_second": [1.0] * 23}, "requests_per_second"),
         ({"mean_output_tokens": 0}, "mean_output_tokens"),
         ({"target_utilization": 1.5}, "target_utilization"),
+        ({"slo.percentile": 95}, "percentile"),
     ],
 )
 def test_bad_traffic_profile_is_refused_naming_the_key(

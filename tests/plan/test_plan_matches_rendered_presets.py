@@ -16,8 +16,10 @@ from plan_paths import CHART_ARGS, PRESETS
 
 from chart_harness.objects import gpu_containers
 from chart_harness.render import render_chart
+from vllm_model.catalog import resolve_model
 from vllm_sim.args import parse_serve_args
-from vllm_sim.cli import plan_from_args, read_env, resolve_model
+from vllm_sim.cli import read_env
+from vllm_sim.serve_plan import plan_from_args
 
 
 def _vllm_container(preset: Path) -> tuple[dict, int]:

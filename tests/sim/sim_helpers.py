@@ -15,7 +15,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from vllm_sim.launch import SIM, SimProcess, launch
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
-__all__ = ["QWEN", "SimProcess", "call", "run_sim", "scrape", "start_sim", "value"]
+# A small Mixtral-shaped Hugging Face config.json: a model the catalogue does not know.
+TINY_MOE_CONFIG = {
+    "architectures": ["MixtralForCausalLM"],
+    "hidden_size": 1024,
+    "intermediate_size": 2048,
+    "num_hidden_layers": 8,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 4,
+    "vocab_size": 32000,
+    "max_position_embeddings": 8192,
+    "num_local_experts": 8,
+    "num_experts_per_tok": 2,
+    "torch_dtype": "bfloat16",
+}
+__all__ = ["QWEN", "TINY_MOE_CONFIG", "SimProcess", "call", "run_sim", "scrape", "start_sim", "value"]
 
 
 def start_sim(

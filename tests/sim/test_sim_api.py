@@ -95,12 +95,22 @@ def test_streamed_stop_string_never_leaks(sim_server):
     assert full_text(c, "stream stop", 4, stop=stop, stream=True) == full[: full.index(stop)]
 
 
-def test_prompt_over_the_context_length_is_a_400_saying_so(sim_server):
+def test_prompt_over_the_context_length_is_a_400_saying_so_the_way_vllm_does(sim_server):
+    # vLLM's renderer: the prompt may hold at most max-model-len - max_tokens tokens; it tokenizes one past
+    # that and reports that count (a model without a shipped tokenizer: 4 characters a token).
     with pytest.raises(openai.BadRequestError) as err:
         client(sim_server).completions.create(model="qwen", prompt="x" * 4 * 5000, max_tokens=1)
-    assert "maximum context length is 4096 tokens" in str(err.value)
-    with pytest.raises(openai.BadRequestError, match="'max_tokens' or 'max_completion_tokens' is too large"):
+    assert err.value.body["param"] == "input_tokens"
+    assert err.value.body["message"] == (
+        "You passed 4096 input tokens and requested 1 output tokens. However, the model's context length is "
+        "only 4096 tokens, resulting in a maximum input length of 4095 tokens. Please reduce the length of "
+        "the input prompt. (parameter=input_tokens, value=4096)"
+    )
+    with pytest.raises(openai.BadRequestError, match="requested 200 output tokens") as err:
         client(sim_server).completions.create(model="qwen", prompt="x" * 4 * 4000, max_tokens=200)
+    assert "maximum input length of 3896 tokens" in err.value.body["message"]
+    with pytest.raises(openai.BadRequestError, match="cannot be greater than max_model_len"):
+        client(sim_server).completions.create(model="qwen", prompt="x", max_tokens=5000)
 
 
 def test_unknown_model_is_a_404(sim_server):

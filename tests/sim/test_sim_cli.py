@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -9,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from sim_helpers import QWEN, run_sim, start_sim
+from sim_helpers import QWEN, TINY_MOE_CONFIG, call, run_sim, start_sim
 
+from vllm_model.catalog import GIB, get_gpu, load_hf_config
+from vllm_model.memory import plan_memory
 from vllm_sim.args import ignored_flags, parse_serve_args
 from vllm_sim.cli import main
 
@@ -164,3 +167,40 @@ def test_a_vllm_link_to_the_console_script_behaves_as_vllm_serve(tmp_path):
     )
     assert result.returncode == 2
     assert "vllm serve: error: unrecognized arguments: --max-num-seq" in result.stderr
+
+
+def _weights_gib(path: Path) -> str:
+    plan = plan_memory(load_hf_config(path), get_gpu("L4"), max_model_len=4096)
+    return f"Model loading took {plan.weights_bytes / GIB:.4f} GiB memory"
+
+
+def test_serve_takes_the_models_shapes_from_hf_config_path(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(TINY_MOE_CONFIG))
+    sim = start_sim(
+        tmp_path, "--hf-config-path", str(config), "--max-model-len", "4096", model="acme/tiny-moe"
+    )
+    try:
+        models = json.loads(call(sim, "/v1/models")[1])
+        assert [m["id"] for m in models["data"]] == ["acme/tiny-moe"]
+        assert _weights_gib(config) in sim.output()
+    finally:
+        sim.stop()
+
+
+def test_serve_reads_a_local_model_directory_like_vllm(tmp_path):
+    model_dir = tmp_path / "tiny-moe"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text(json.dumps(TINY_MOE_CONFIG))
+    sim = start_sim(tmp_path, "--max-model-len", "4096", model=str(model_dir))
+    try:
+        assert _weights_gib(model_dir) in sim.output()
+    finally:
+        sim.stop()
+
+
+def test_an_unreadable_hf_config_path_fails_the_start_naming_it(serve, tmp_path):
+    bad = tmp_path / "config.json"
+    bad.write_text("{not json")
+    status, err = serve("serve", "acme/tiny-moe", "--hf-config-path", str(bad))
+    assert status == 1 and str(bad) in err

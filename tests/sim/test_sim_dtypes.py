@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from sim_helpers import QWEN
 
-from vllm_model.catalog import canonical_dtype
+from vllm_model.catalog import canonical_dtype, resolve_model
 from vllm_sim.args import build_parser, parse_serve_args
-from vllm_sim.cli import plan_from_args, read_env, resolve_model
+from vllm_sim.cli import read_env
+from vllm_sim.serve_plan import plan_from_args
 
 
 def _choices(flag: str) -> list[str]:

@@ -103,7 +103,7 @@ def test_a_small_kv_pool_preempts_under_concurrency_and_every_request_completes(
             assert list(pool.map(one, range(6))) == [100] * 6
         families = scrape(sim)
         assert value(families, "vllm:num_preemptions_total") > 0
-        with pytest.raises(openai.BadRequestError, match="maximum context length is 256 tokens"):
+        with pytest.raises(openai.BadRequestError, match="the model's context length is only 256 tokens"):
             client.completions.create(model=QWEN, prompt="x" * 4 * 200, max_tokens=100)
     finally:
         sim.stop()

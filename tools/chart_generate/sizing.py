@@ -13,7 +13,15 @@ from typing import Any
 
 import yaml
 
-from vllm_model.catalog import ModelSpec, load_dtypes, load_gpus, load_models, load_quantizations
+from vllm_model import loading
+from vllm_model.catalog import (
+    ModelSpec,
+    gpu_node_labels,
+    load_dtypes,
+    load_gpus,
+    load_models,
+    load_quantizations,
+)
 from vllm_model.memory import (
     DEFAULT_GPU_MEMORY_UTILIZATION,
     DEFAULT_MAX_NUM_SEQS,
@@ -34,13 +42,18 @@ HEADER = """\
 #          - architectures[a].weightBytes[format][dtype] / TP - runtimeOverheadBytes[TP]
 #   refuse when free < architectures[a].kvElementsPerToken[TP] x KV element bytes x max-model-len
 # It leaves out the activation peak and CUDA graphs on purpose (lenient): it only refuses what cannot start.
+# The startup check (same template) refuses a startup probe budget below the load-time floor of
+# src/vllm_model/loading.py: weightBytes / loading.downloadBytesPerSecond (when the weights are downloaded)
+#   + weightBytes / TP / loading.loadBytesPerSecond + loading.engineStartSeconds.
+# gpus[gpu].nodeLabels: the value of each provider's GPU node label (the chart's GPU node affinity).
 """
 SECTIONS = {
     "defaults": "vLLM's defaults where the values leave a flag unset",
+    "loading": "rates of the load-time floor (src/vllm_model/loading.py): a lower bound, not a forecast",
     "dtypes": "--dtype spelling: canonical dtype and bytes per element",
     "kvCacheDtypes": "--kv-cache-dtype: bytes per element (auto: the activation dtype's)",
     "runtimeOverheadBytes": "per tensor-parallel size: CUDA context, cuBLAS, allocator, NCCL when sharded",
-    "gpus": "memory as torch reports it, compute capability x 10, bfloat16, vLLM's default --max-num-seqs",
+    "gpus": "memory as torch reports it, capability x 10, bfloat16, default --max-num-seqs, node labels",
     "quantizations": "--quantization spelling: the method (weight format) it loads, its minimum capability",
     "architectures": "per architecture (aliases and quantized checkpoints share one)",
     "models": "every catalogue name: its architecture, its checkpoint's quantization, --dtype auto",
@@ -89,6 +102,11 @@ def table(tensor_parallel_sizes: list[int]) -> dict[str, Any]:
             "gpuMemoryUtilization": DEFAULT_GPU_MEMORY_UTILIZATION,
             "maxNumSeqs": DEFAULT_MAX_NUM_SEQS,
         },
+        "loading": {
+            "downloadBytesPerSecond": loading.DOWNLOAD_BYTES_PER_S,
+            "loadBytesPerSecond": loading.LOAD_BYTES_PER_S,
+            "engineStartSeconds": loading.ENGINE_START_S,
+        },
         "dtypes": {
             alias: {"canonical": name, "bytes": entry["bytes"]}
             for name, entry in dtypes["dtypes"].items()
@@ -103,6 +121,7 @@ def table(tensor_parallel_sizes: list[int]) -> dict[str, Any]:
                 "capability": gpu.capability_int,
                 "bf16": gpu.bf16,
                 "maxNumSeqs": scheduler_defaults(gpu)[0],
+                "nodeLabels": {provider: list(v) for provider, v in gpu_node_labels()[key].items()},
             }
             for key, gpu in load_gpus().items()
         },

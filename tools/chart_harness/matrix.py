@@ -4,10 +4,11 @@ A base is a values file as users pass it: `values/<preset>.yaml` or
 `charts/vllm-inference/ci/<x>-values.yaml`, found by glob so new ones join the matrix by existing.
 A toggle is a factor with named levels; each level is a values overlay applied on top of the base.
 Overlays build valid combinations (a TP level sets the GPU count with it; switching spot off keeps an
-on-demand pool). Combinations that are not valid inputs are ruled out by `allowed()` on the merged values,
-never by swallowing helm failures: lowering a preset's tensor-parallel size below what it was sized for, a
-TP that does not divide the model's attention heads, a ReadWriteOnce model cache with more than one pod,
-an HPA (no KEDA) asked to scale a pool to zero.
+on-demand pool; an autoscaler drops a base's fixed replicas). Combinations that are not valid inputs are ruled
+out by `allowed()` on the merged values, never by swallowing helm failures: lowering a preset's
+tensor-parallel size below what it was sized for, a TP that does not divide the model's attention heads, a
+ReadWriteOnce model cache with more than one pod, an HPA (no KEDA) asked to scale a pool to zero, a spot pool
+with no capacity provider (the chart assumes no cloud), pod-name matching with HPA external metrics.
 
 Cost versus coverage: every base renders as is and with every optional feature on at every minor; the
 pairwise rows treat the Kubernetes minor as one more factor, so every (base, minor), (toggle level, minor)
@@ -72,6 +73,7 @@ def preset_bases() -> list[Base]:
     return [b for b in bases() if b.kind == "preset"]
 
 
+_NO_FIXED_REPLICAS: Values = {"onDemand": {"replicas": None}, "spot": {"replicas": None}}
 _OFF_EXPOSURE: Values = {"ingress": {"enabled": False}, "httpRoute": {"enabled": False}}
 _MONITORING_OFF: Values = {
     "monitoring": {
@@ -85,8 +87,9 @@ _MONITORING_OFF: Values = {
 TOGGLES: dict[str, dict[str, Values]] = {
     "autoscaling": {
         "off": {"autoscaling": {"mode": "none"}},
-        "keda": {"autoscaling": {"mode": "keda"}},
-        "hpa": {"autoscaling": {"mode": "hpa"}},
+        # an autoscaler owns the replica count: a base's fixed replicas are dropped (the chart refuses both)
+        "keda": {"autoscaling": {"mode": "keda"}, "pools": _NO_FIXED_REPLICAS},
+        "hpa": {"autoscaling": {"mode": "hpa"}, "pools": _NO_FIXED_REPLICAS},
     },
     "spot": {
         "off": {"pools": {"spot": {"enabled": False}, "onDemand": {"enabled": True}}},
@@ -130,7 +133,7 @@ TOGGLES: dict[str, dict[str, Values]] = {
             "ingress": {
                 "enabled": True,
                 "className": "nginx",
-                "hosts": [{"host": "llm.example.com", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+                "hosts": [{"host": "llm.example.com"}],
             },
         },
         "gateway": {
@@ -154,6 +157,10 @@ TOGGLES: dict[str, dict[str, Values]] = {
         "none": {"huggingface": {"existingSecret": "", "token": ""}},
         "created": {"huggingface": {"existingSecret": "", "token": "hf_matrix_token"}},
         "existing": {"huggingface": {"existingSecret": "hf-token", "token": ""}},
+    },
+    "matchBy": {
+        "podLabels": {"autoscaling": {"matchBy": "podLabels"}},
+        "podName": {"autoscaling": {"matchBy": "podName"}},
     },
     "modelCache": {
         "emptyDir": {"modelCache": {"mode": "emptyDir"}},
@@ -193,6 +200,10 @@ def overlay_of(levels: Mapping[str, str]) -> Values:
     return overlay
 
 
+def _own_nodes(v: Values, pool: str) -> bool:
+    return any(dig(v, f"pools.{pool}.{key}") for key in ("capacityLabels", "nodeSelector", "affinity"))
+
+
 def _single_pod_claim(v: Values) -> bool:
     mode = dig(v, "modelCache.mode")
     access = dig(v, f"modelCache.{mode}.accessMode") if mode in ("pvc", "existingClaim") else None
@@ -218,8 +229,16 @@ def _allowed(base: Base, levels: tuple[tuple[str, str], ...]) -> bool:
     autoscaling, keda = mode != "none", mode == "keda"
     if not pools:
         return False
+    if "spot" in pools and dig(v, "capacityType.provider") == "none" and not _own_nodes(v, "spot"):
+        return False  # the chart assumes no cloud: a spot pool needs a provider or its own node labels
     if _single_pod_claim(v) and (len(pools) > 1 or autoscaling):
         return False  # a ReadWriteOnce claim can serve one pod only
+    if (
+        mode == "hpa"
+        and dig(v, "autoscaling.matchBy") == "podName"
+        and dig(v, "hpa.metricSource") == "External"
+    ):
+        return False  # external metric selectors match labels exactly: no pod-name patterns
     # an HPA cannot scale to zero (HPAScaleToZero is alpha): minReplicas 0 needs KEDA
     return not (autoscaling and not keda and any(dig(v, f"pools.{p}.minReplicas", 1) == 0 for p in pools))
 

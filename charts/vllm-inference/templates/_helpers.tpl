@@ -177,72 +177,89 @@ a pool alone carries everything.
 {{- if not $both }}1{{ else if eq .pool "spot" }}{{ round $spot 4 }}{{ else }}{{ round (subf 1 $spot) 4 }}{{ end }}
 {{- end }}
 
-{{/* Min and max replicas of a pool under autoscaling, as JSON {min, max}. */}}
+{{/*
+Min and max replicas of a pool under autoscaling, as JSON {min, max}. A pool without its own maxReplicas gets
+its share of autoscaling.maxReplicas; with both pools the on-demand pool adds autoscaling.onDemandHeadroom x
+the spot pool's maximum, the failover capacity for demand that spot cannot serve.
+*/}}
 {{- define "vllm-inference.poolReplicaRange" -}}
 {{- $root := .root }}
+{{- $a := $root.Values.autoscaling }}
 {{- $p := index $root.Values.pools .pool }}
 {{- $max := $p.maxReplicas }}
 {{- if kindIs "invalid" $max }}
-{{- $total := $root.Values.autoscaling.maxReplicas | int }}
+{{- $total := $a.maxReplicas | int }}
 {{- $both := and $root.Values.pools.onDemand.enabled $root.Values.pools.spot.enabled }}
 {{- if not $both }}
 {{- $max = $total }}
 {{- else }}
-{{- $spotMax := mulf $total ($root.Values.autoscaling.spotShare | float64) | ceil | int }}
-{{- if eq .pool "spot" }}{{ $max = $spotMax }}{{ else }}{{ $max = max 1 (sub $total $spotMax) }}{{ end }}
+{{- $spotMax := mulf $total ($a.spotShare | float64) | ceil | int }}
+{{- if eq .pool "spot" }}
+{{- $max = $spotMax }}
+{{- else }}
+{{- $spotPoolMax := $root.Values.pools.spot.maxReplicas | default $spotMax | int }}
+{{- $max = add (max 1 (sub $total $spotMax)) (include "vllm-inference.onDemandHeadroom" (dict "root" $root "spotMax" $spotPoolMax)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- toJson (dict "min" ($p.minReplicas | int) "max" ($max | int)) }}
 {{- end }}
 
-{{/* Label matchers scoping a query to this release (what the ServiceMonitor/PodMonitor attach). */}}
-{{- define "vllm-inference.scopeMatchers" -}}
-{{- if .Values.autoscaling.scopeMatchers }}
-{{- .Values.autoscaling.scopeMatchers }}
-{{- else }}
-{{- printf "namespace=%q,app_kubernetes_io_name=%q,app_kubernetes_io_instance=%q" .Release.Namespace (include "vllm-inference.name" .) .Release.Name }}
-{{- end }}
+{{/* Replicas the on-demand pool keeps in reserve for a spot loss: ceil(onDemandHeadroom x the spot maximum). */}}
+{{- define "vllm-inference.onDemandHeadroom" -}}
+{{- mulf .spotMax (.root.Values.autoscaling.onDemandHeadroom | float64) | ceil | int }}
 {{- end }}
 
-{{/* Matchers of one pool: the release scope plus the pool's component label. */}}
-{{- define "vllm-inference.poolMatchers" -}}
-{{- printf "%s,app_kubernetes_io_component=%q" (include "vllm-inference.scopeMatchers" .root) (include "vllm-inference.poolComponent" .pool) }}
+{{/* Replicas of a pool when autoscaling.mode is none (null: 1). */}}
+{{- define "vllm-inference.poolReplicas" -}}
+{{- $r := (index .root.Values.pools .pool).replicas }}
+{{- if kindIs "invalid" $r }}1{{ else }}{{ $r | int }}{{ end }}
 {{- end }}
 
-{{/* Metric labels of the release (or of one pool when .pool is set), as the monitors attach them. */}}
-{{- define "vllm-inference.metricLabels" -}}
-namespace: {{ .root.Release.Namespace }}
-app_kubernetes_io_name: {{ include "vllm-inference.name" .root }}
-app_kubernetes_io_instance: {{ .root.Release.Name }}
-{{- with .pool }}
-app_kubernetes_io_component: {{ include "vllm-inference.poolComponent" . }}
-{{- end }}
+{{/* The fewest pods a pool runs: its replicas, or the autoscaler's minimum. */}}
+{{- define "vllm-inference.poolFloor" -}}
+{{- if eq .root.Values.autoscaling.mode "none" }}{{ include "vllm-inference.poolReplicas" . }}
+{{- else }}{{ (index .root.Values.pools .pool).minReplicas | int }}{{ end }}
 {{- end }}
 
-{{/* KEDA queries. Custom queries (validated as scoped) replace them. */}}
-{{- define "vllm-inference.query.kvCacheUsage" -}}
-{{- $t := .root.Values.autoscaling.triggers.kvCacheUsage }}
-{{- if $t.query }}{{ $t.query }}{{ else }}
-{{- printf "avg(vllm:kv_cache_usage_perc{%s})" (include "vllm-inference.poolMatchers" .) }}
-{{- end }}
-{{- end }}
-{{- define "vllm-inference.query.requestsWaiting" -}}
-{{- $t := .root.Values.autoscaling.triggers.requestsWaiting }}
-{{- if $t.query }}{{ $t.query }}{{ else }}
-{{- $share := include "vllm-inference.poolShare" . }}
-{{- if eq $share "1" }}
-{{- printf "sum(vllm:num_requests_waiting{%s})" (include "vllm-inference.scopeMatchers" .root) }}
-{{- else }}
-{{- printf "%s * sum(vllm:num_requests_waiting{%s})" $share (include "vllm-inference.scopeMatchers" .root) }}
-{{- end }}
-{{- end }}
+{{/* The most pods a pool runs: its replicas, or the autoscaler's maximum. */}}
+{{- define "vllm-inference.poolCeiling" -}}
+{{- if eq .root.Values.autoscaling.mode "none" }}{{ include "vllm-inference.poolReplicas" . }}
+{{- else }}{{ (include "vllm-inference.poolReplicaRange" . | fromJson).max | int }}{{ end }}
 {{- end }}
 
-{{/* Pod labels the monitors copy onto series (prometheus-operator sanitizes them to app_kubernetes_io_*). */}}
-{{- define "vllm-inference.podTargetLabels" -}}
-- app.kubernetes.io/name
-- app.kubernetes.io/instance
-- app.kubernetes.io/component
+{{/* Seconds the startup probe allows a pod to download and load the model. */}}
+{{- define "vllm-inference.startupBudget" -}}
+{{- $s := .Values.probes.startup }}
+{{- add ($s.initialDelaySeconds | int) (mul ($s.periodSeconds | int) ($s.failureThreshold | int)) }}
+{{- end }}
+
+{{/* progressDeadlineSeconds: the value, or the startup budget plus the provisioning allowance. */}}
+{{- define "vllm-inference.progressDeadline" -}}
+{{- $r := .Values.rollout }}
+{{- if kindIs "invalid" $r.progressDeadlineSeconds }}
+{{- add (include "vllm-inference.startupBudget" . | int) ($r.provisioningSeconds | int) }}
+{{- else }}{{ $r.progressDeadlineSeconds | int }}{{ end }}
+{{- end }}
+
+{{/* Whether a spot reclaim drains through the Eviction API (and so through PDBs): "true" or "". */}}
+{{- define "vllm-inference.spotDrainHonoursPdb" -}}
+{{- $c := .Values.capacityType }}
+{{- if not (kindIs "invalid" $c.spotDrainHonoursPdb) }}{{ ternary "true" "" $c.spotDrainHonoursPdb }}
+{{- else }}{{ ternary "" "true" (has $c.provider (list "gke" "aks")) }}{{ end }}
+{{- end }}
+
+{{/*
+A pool's PDB budget as JSON {minAvailable, maxUnavailable} (one of them null). The spot pool's unset budget is
+100% where reclaims drain through PDBs (AWS): a smaller one would hold the next eviction past the notice.
+*/}}
+{{- define "vllm-inference.pdbBudget" -}}
+{{- $b := (index .root.Values.pools .pool).pdb }}
+{{- $max := $b.maxUnavailable }}
+{{- if and (kindIs "invalid" $max) (kindIs "invalid" $b.minAvailable) }}
+{{- $max = ternary "100%" 1 (and (eq .pool "spot") (eq (include "vllm-inference.spotDrainHonoursPdb" .root) "true")) }}
+{{- end }}
+{{- toJson (dict "minAvailable" $b.minAvailable "maxUnavailable" $max) }}
 {{- end }}
 
 {{/* --max-num-seqs in effect: the value, or vLLM's default for gpu.type (files/sizing.yaml, from the catalogue). */}}
@@ -263,4 +280,27 @@ name + instance, never routes API traffic to a test pod.
 app.kubernetes.io/name: {{ printf "%s-test" (include "vllm-inference.name" .) }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: test
+{{- end }}
+
+{{/*
+A Kubernetes quantity (e.g. 8Gi, 512Mi, 2G, 1073741824) in bytes; 0 for a unit it does not know.
+*/}}
+{{- define "vllm-inference.quantityBytes" -}}
+{{- $q := toString . }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $q }}
+{{- $unit := trimPrefix $number $q }}
+{{- $multipliers := dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 }}
+{{- if hasKey $multipliers $unit }}{{ mulf ($number | float64) (get $multipliers $unit) }}{{ else }}0{{ end }}
+{{- end }}
+
+{{/* Prometheus trigger metadata the chart's TriggerAuthentication needs: authModes, or AMP's awsRegion. */}}
+{{- define "vllm-inference.kedaAuthMetadata" -}}
+{{- $a := .Values.keda.authentication }}
+{{- if eq $a.mode "podIdentity" }}
+{{- if eq $a.podIdentity.provider "aws" }}
+awsRegion: {{ $a.podIdentity.awsRegion | quote }}
+{{- end }}
+{{- else }}
+authModes: {{ ternary "bearer" $a.mode (eq $a.mode "boundServiceAccountToken") | quote }}
+{{- end }}
 {{- end }}

@@ -23,24 +23,49 @@ The one pod template every pool's Deployment renders. Call with (dict "root" $ "
 {{- end }}
 
 {{/*
-Affinity of a pool: the pool's affinity, plus "label does not exist" for on-demand pools on providers that
-mark only spot nodes (gke, aks), added to every required node selector term.
+Node label and values that gpu.type is matched on, as JSON {key, values, source}: the source is gpu.nodeLabel,
+`auto` picking the provider's own label; the values come from the catalogue (files/sizing.yaml nodeLabels).
+Empty when there is no gpu.type or no label to match.
+*/}}
+{{- define "vllm-inference.gpuNodeLabel" -}}
+{{- $v := .Values }}
+{{- $source := $v.gpu.nodeLabel }}
+{{- if eq $source "auto" }}
+{{- $source = get (dict "gke" "gke" "karpenter" "karpenter" "aks" "aks") $v.capacityType.provider | default "none" }}
+{{- end }}
+{{- $key := get (dict "gke" "cloud.google.com/gke-accelerator" "karpenter" "karpenter.k8s.aws/instance-gpu-name" "aks" "node.kubernetes.io/instance-type" "gfd" "nvidia.com/gpu.product") $source }}
+{{- $gpu := get (.Files.Get "files/sizing.yaml" | fromYaml).gpus (toString $v.gpu.type) }}
+{{- if and $key $gpu }}
+{{- toJson (dict "key" $key "values" (get $gpu.nodeLabels $source | default list) "source" $source) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Affinity of a pool: the pool's affinity, plus, added to every required node selector term, "label does not
+exist" for on-demand pools on providers that mark only spot nodes (gke, aks) and the GPU type's node label.
 */}}
 {{- define "vllm-inference.affinity" -}}
 {{- $root := .root }}
 {{- $p := index $root.Values.pools .pool }}
 {{- $aff := deepCopy $p.affinity }}
 {{- $provider := $root.Values.capacityType.provider }}
+{{- $exprs := list }}
 {{- $spotLabel := get (dict "gke" "cloud.google.com/gke-spot" "aks" "kubernetes.azure.com/scalesetpriority") $provider }}
 {{- if and (eq .pool "onDemand") $spotLabel }}
-{{- $expr := dict "key" $spotLabel "operator" "DoesNotExist" }}
+{{- $exprs = append $exprs (dict "key" $spotLabel "operator" "DoesNotExist") }}
+{{- end }}
+{{- with include "vllm-inference.gpuNodeLabel" $root }}
+{{- $g := fromJson . }}
+{{- if $g.values }}{{ $exprs = append $exprs (dict "key" $g.key "operator" "In" "values" $g.values) }}{{ end }}
+{{- end }}
+{{- if $exprs }}
 {{- $node := get $aff "nodeAffinity" | default dict }}
 {{- $req := get $node "requiredDuringSchedulingIgnoredDuringExecution" | default dict }}
 {{- $terms := get $req "nodeSelectorTerms" | default (list (dict)) }}
 {{- $newTerms := list }}
 {{- range $terms }}
 {{- $t := deepCopy . }}
-{{- $_ := set $t "matchExpressions" (append (get $t "matchExpressions" | default list) $expr) }}
+{{- $_ := set $t "matchExpressions" (concat (get $t "matchExpressions" | default list) $exprs) }}
 {{- $newTerms = append $newTerms $t }}
 {{- end }}
 {{- $_ := set $req "nodeSelectorTerms" $newTerms }}
@@ -50,11 +75,17 @@ mark only spot nodes (gke, aks), added to every required node selector term.
 {{- if $aff }}{{ toYaml $aff }}{{ end }}
 {{- end }}
 
-{{/* Tolerations of a pool: the GPU taint(s), the pool's own, and the provider's spot taint on the spot pool. */}}
+{{/*
+Tolerations of a pool: the GPU taint(s) of `tolerations`, the nvidia.com/gpu taint GKE, EKS and AKS GPU nodes
+carry, the pool's own, and the provider's spot taint on the spot pool.
+*/}}
 {{- define "vllm-inference.tolerations" -}}
 {{- $root := .root }}
 {{- $p := index $root.Values.pools .pool }}
 {{- $tol := concat $root.Values.tolerations $p.tolerations }}
+{{- if $root.Values.gpu.tolerateGpuTaint }}
+{{- $tol = append $tol (dict "key" "nvidia.com/gpu" "operator" "Exists" "effect" "NoSchedule") }}
+{{- end }}
 {{- if eq .pool "spot" }}
 {{- $provider := $root.Values.capacityType.provider }}
 {{- if eq $provider "aks" }}
@@ -66,7 +97,20 @@ mark only spot nodes (gke, aks), added to every required node selector term.
 {{- if $tol }}{{ toYaml $tol }}{{ end }}
 {{- end }}
 
-{{/* Resources with the GPU added to requests and limits alike. */}}
+{{/*
+Bytes of ephemeral storage the container may use: the size limits of the disk-backed emptyDirs (HOME, /tmp,
+an emptyDir model cache) plus ephemeralStorage.containerOverhead (writable layer, logs).
+*/}}
+{{- define "vllm-inference.ephemeralStorageBytes" -}}
+{{- $v := .Values }}
+{{- $sizes := list $v.home.sizeLimit $v.tmp.sizeLimit $v.ephemeralStorage.containerOverhead }}
+{{- if eq $v.modelCache.mode "emptyDir" }}{{ $sizes = append $sizes $v.modelCache.emptyDir.sizeLimit }}{{ end }}
+{{- $total := 0.0 }}
+{{- range $sizes }}{{ $total = addf $total (include "vllm-inference.quantityBytes" . | float64) }}{{ end }}
+{{- $total }}
+{{- end }}
+
+{{/* Resources with the GPU (requests = limits) and the derived ephemeral storage unless `resources` sets it. */}}
 {{- define "vllm-inference.resources" -}}
 {{- $res := deepCopy .Values.resources }}
 {{- $gpus := include "vllm-inference.gpuCount" . | int }}
@@ -74,6 +118,10 @@ mark only spot nodes (gke, aks), added to every required node selector term.
 {{- $lim := get $res "limits" | default dict }}
 {{- $_ := set $req .Values.gpu.resourceName $gpus }}
 {{- $_ := set $lim .Values.gpu.resourceName $gpus }}
+{{- $mi := divf (include "vllm-inference.ephemeralStorageBytes" . | float64) 1048576 | ceil | int64 }}
+{{- $storage := ternary (printf "%dGi" (div $mi 1024)) (printf "%dMi" $mi) (eq (mod $mi 1024) 0) }}
+{{- if not (hasKey $req "ephemeral-storage") }}{{ $_ := set $req "ephemeral-storage" $storage }}{{ end }}
+{{- if not (hasKey $lim "ephemeral-storage") }}{{ $_ := set $lim "ephemeral-storage" $storage }}{{ end }}
 {{- $_ := set $res "requests" $req }}
 {{- $_ := set $res "limits" $lim }}
 {{- toYaml $res }}
@@ -89,6 +137,37 @@ httpGet:
   path: /health
   port: http
 {{ toYaml . }}
+{{- end }}
+
+{{/*
+The server's environment for a restricted security context on an image without a passwd entry for its uid
+(vllm/vllm-openai): USER/LOGNAME (torch's getpass.getuser() crashes without them), HOME, and every cache vLLM,
+torch, triton and flashinfer write pointed at a writable volume, as a JSON list of EnvVar. With
+modelCache.persistCompileCache the compile caches live on the model-cache volume. vllm.env may not repeat
+these names (templates/_validate_flags.tpl).
+*/}}
+{{- define "vllm-inference.runtimeEnv" -}}
+{{- $v := .Values }}
+{{- $home := $v.home.mountPath | trimSuffix "/" }}
+{{- $compile := printf "%s/.cache" $home }}
+{{- $inductor := "/tmp/torchinductor" }}
+{{- $flashinfer := $home }}
+{{- if $v.modelCache.persistCompileCache }}
+{{- $compile = printf "%s/compile-cache" ($v.modelCache.mountPath | trimSuffix "/") }}
+{{- $inductor = printf "%s/torchinductor" $compile }}
+{{- $flashinfer = $compile }}
+{{- end }}
+{{- $env := dict "USER" $v.home.userName "LOGNAME" $v.home.userName "HOME" $home "TMPDIR" "/tmp" "XDG_CACHE_HOME" (printf "%s/.cache" $home) "XDG_CONFIG_HOME" (printf "%s/.config" $home) "VLLM_CACHE_ROOT" (printf "%s/vllm" $compile) "TRITON_CACHE_DIR" (printf "%s/triton" $compile) "TORCHINDUCTOR_CACHE_DIR" $inductor "FLASHINFER_WORKSPACE_BASE" $flashinfer "HF_HOME" $v.modelCache.mountPath }}
+{{- $out := list }}
+{{- range $name := list "USER" "LOGNAME" "HOME" "TMPDIR" "XDG_CACHE_HOME" "XDG_CONFIG_HOME" "VLLM_CACHE_ROOT" "TRITON_CACHE_DIR" "TORCHINDUCTOR_CACHE_DIR" "FLASHINFER_WORKSPACE_BASE" "HF_HOME" }}
+{{- $out = append $out (dict "name" $name "value" (get $env $name)) }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/* Environment variables the chart sets from Secrets or switches (vllm.env may not repeat them either). */}}
+{{- define "vllm-inference.secretEnvNames" -}}
+["HF_TOKEN", "VLLM_API_KEY", "VLLM_ALLOW_RUNTIME_LORA_UPDATING"]
 {{- end }}
 
 {{/* The pod template of a pool. */}}
@@ -107,9 +186,6 @@ metadata:
     {{- end }}
   annotations:
     kubectl.kubernetes.io/default-container: vllm
-    {{- if and (not $v.auth.existingSecret) $v.auth.enabled }}
-    checksum/api-key: {{ $v.auth.apiKey | sha256sum | trunc 16 }}
-    {{- end }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -171,10 +247,10 @@ spec:
           containerPort: {{ $v.vllm.port }}
           protocol: TCP
       env:
-        - name: HOME
-          value: /home/vllm
-        - name: HF_HOME
-          value: {{ $v.modelCache.mountPath }}
+        {{- range include "vllm-inference.runtimeEnv" $root | fromJsonArray }}
+        - name: {{ .name }}
+          value: {{ .value | quote }}
+        {{- end }}
         {{- if or $v.huggingface.existingSecret $v.huggingface.token }}
         - name: HF_TOKEN
           valueFrom:
@@ -225,9 +301,9 @@ spec:
           mountPath: /dev/shm
         - name: tmp
           mountPath: /tmp
-        # HOME: ~/.cache (vLLM, torch compile, triton) and ~/.config stay writable on a read-only root.
+        # HOME: ~/.cache (vLLM, torch compile, triton, flashinfer) and ~/.config stay writable on a read-only root.
         - name: home
-          mountPath: /home/vllm
+          mountPath: {{ $v.home.mountPath }}
         {{- with $v.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -248,9 +324,11 @@ spec:
         medium: Memory
         sizeLimit: {{ $v.shm.sizeLimit }}
     - name: tmp
-      emptyDir: {}
+      emptyDir:
+        sizeLimit: {{ $v.tmp.sizeLimit }}
     - name: home
-      emptyDir: {}
+      emptyDir:
+        sizeLimit: {{ $v.home.sizeLimit }}
     {{- with $v.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

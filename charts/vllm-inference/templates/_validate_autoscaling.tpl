@@ -1,6 +1,7 @@
 {{/*
 Autoscaling (autoscaling.mode keda or hpa): a vLLM metric to scale on, thresholds in the metric's own units,
-queries scoped to the release and on current metric names, replica bounds each pool can honour.
+queries scoped to the release and on current metric names, replica bounds each pool can honour, a pool at zero
+that something can wake, on-demand failover capacity, and credentials for the Prometheus KEDA queries.
 */}}
 {{- define "vllm-inference.validate.autoscaling" -}}
 {{- $v := .Values }}
@@ -15,7 +16,7 @@ queries scoped to the release and on current metric names, replica bounds each p
 {{- $e = append $e (printf "autoscaling.mode is %s but autoscaling.triggers.kvCacheUsage.enabled and autoscaling.triggers.requestsWaiting.enabled are both false: enable at least one vLLM metric (the chart never scales on CPU)." $a.mode) }}
 {{- end }}
 {{- $th := $t.kvCacheUsage.threshold }}
-{{- if not (or (kindIs "float64" $th) (kindIs "int64" $th) (kindIs "int" $th)) }}
+{{- if not (or (kindIs "float64" $th) (kindIs "int64" $th) (kindIs "int" $th) (regexMatch (include "vllm-inference.decimalPattern" $) (toString $th))) }}
 {{- $e = append $e (printf "autoscaling.triggers.kvCacheUsage.threshold is the string %q: it must be a number, and vllm:kv_cache_usage_perc is a fraction from 0 to 1 (0.7 = 70 %%)." (toString $th)) }}
 {{- else if or (gt ($th | float64) 1.0) (le ($th | float64) 0.0) }}
 {{- $e = append $e (printf "autoscaling.triggers.kvCacheUsage.threshold is %v but vllm:kv_cache_usage_perc is a fraction from 0 to 1: use 0.7 for 70 %%." $th) }}
@@ -27,7 +28,7 @@ queries scoped to the release and on current metric names, replica bounds each p
 {{- if and $v.pools.onDemand.enabled $v.pools.spot.enabled (or (le $share 0.0) (ge $share 1.0)) }}
 {{- $e = append $e (printf "autoscaling.spotShare is %v but both pools run: use a fraction strictly between 0 and 1 (0.7 = 70 %% spot), or disable a pool." $a.spotShare) }}
 {{- end }}
-{{- range $name, $trig := $t }}
+{{- range $name, $trig := pick $t "kvCacheUsage" "requestsWaiting" }}
 {{- with $trig.query }}
 {{- $q := . }}
 {{- range $old := list "vllm:gpu_cache_usage_perc" "vllm:cpu_cache_usage_perc" "vllm:gpu_prefix_cache_queries" "vllm:gpu_prefix_cache_hits" "vllm:cpu_prefix_cache_queries" "vllm:cpu_prefix_cache_hits" }}
@@ -45,10 +46,14 @@ queries scoped to the release and on current metric names, replica bounds each p
 {{- end }}
 {{- end }}
 {{- end }}
-{{- with $a.scopeMatchers }}
-{{- if not (regexMatch "^\\s*[a-zA-Z_][a-zA-Z0-9_]*\\s*(=|=~)\\s*\"[^\"]+\"(\\s*,\\s*[a-zA-Z_][a-zA-Z0-9_]*\\s*(=|=~|!=|!~)\\s*\"[^\"]*\")*\\s*$" .) }}
-{{- $e = append $e (printf "autoscaling.scopeMatchers %q is not a PromQL matcher list: write label=\"value\" pairs separated by commas, the first an equality (e.g. namespace=\"inference\",app_kubernetes_io_instance=\"llm\")." .) }}
+{{- $matchers := dict "autoscaling.scopeMatchers" $a.scopeMatchers "autoscaling.poolMatchers.onDemand" $a.poolMatchers.onDemand "autoscaling.poolMatchers.spot" $a.poolMatchers.spot }}
+{{- range $key, $m := $matchers }}
+{{- if and $m (not (regexMatch (include "vllm-inference.matcherListPattern" $) $m)) }}
+{{- $e = append $e (printf "%s %q is not a PromQL matcher list: write label=\"value\" pairs separated by commas, the first an equality (e.g. namespace=\"inference\",app_kubernetes_io_instance=\"llm\")." $key $m) }}
 {{- end }}
+{{- end }}
+{{- if and (eq $a.matchBy "podName") (not $keda) (eq $v.hpa.metricSource "External") }}
+{{- $e = append $e "autoscaling.matchBy is podName but autoscaling.mode is hpa with hpa.metricSource External: the HPA's external metric selectors match labels exactly and cannot carry pod-name patterns. Use autoscaling.mode: keda, or hpa.metricSource: Pods (per-pod metrics need no pool labels)." }}
 {{- end }}
 {{- range $pool := include "vllm-inference.poolList" . | fromJsonArray }}
 {{- $r := include "vllm-inference.poolReplicaRange" (dict "root" $ "pool" $pool) | fromJson }}
@@ -60,10 +65,40 @@ queries scoped to the release and on current metric names, replica bounds each p
 {{- end }}
 {{- if and (eq ($r.min | int) 0) (not $keda) }}
 {{- $e = append $e (printf "pools.%s.minReplicas is 0 but autoscaling.mode is hpa: an HPA cannot scale to zero (HPAScaleToZero is alpha). Use autoscaling.mode: keda or minReplicas >= 1." $pool) }}
+{{- else if and (eq ($r.min | int) 0) (not $t.wake.enabled) }}
+{{- /* At zero no vLLM pod exists, so no vllm: series: only the release-wide queue of a warm on-demand pool can wake it */}}
+{{- $warm := and (ne $pool "onDemand") $v.pools.onDemand.enabled (ge ($v.pools.onDemand.minReplicas | int) 1) $t.requestsWaiting.enabled (not $t.requestsWaiting.query) }}
+{{- if not $warm }}
+{{- $e = append $e (printf "pools.%s.minReplicas is 0 but every trigger of the pool reads vllm: series, which exist only while a vLLM pod runs: at zero nothing can wake it and requests fail until someone scales it by hand. Enable autoscaling.triggers.wake (a query on your gateway's request metric, e.g. haproxy_backend_http_requests_total, with activationThreshold), or set pools.%s.minReplicas: 1." $pool $pool) }}
 {{- end }}
 {{- end }}
-{{- if and $keda $v.keda.authentication.enabled (not $v.keda.authentication.secretName) }}
-{{- $e = append $e "keda.authentication.enabled is true but keda.authentication.secretName is empty." }}
+{{- end }}
+{{- $w := $t.wake }}
+{{- if and $keda $w.enabled }}
+{{- if not $w.query }}
+{{- $e = append $e "autoscaling.triggers.wake.enabled is true but autoscaling.triggers.wake.query is empty: name the gateway or ingress metric that exists while the pool is at zero (docs/chart.md has ingress-nginx, Envoy and HAProxy examples)." }}
+{{- else if contains "vllm:" $w.query }}
+{{- $e = append $e (printf "autoscaling.triggers.wake.query %q reads a vllm: series, which does not exist while the pool is at zero, so it could never wake it: query the gateway's or ingress' metric instead." $w.query) }}
+{{- end }}
+{{- end }}
+{{- /* Failover: with both pools, an explicit on-demand maximum must leave room for the headroom */}}
+{{- if and $v.pools.onDemand.enabled $v.pools.spot.enabled (not (kindIs "invalid" $v.pools.onDemand.maxReplicas)) (gt ($a.onDemandHeadroom | float64) 0.0) }}
+{{- $spotMax := (include "vllm-inference.poolReplicaRange" (dict "root" $ "pool" "spot") | fromJson).max | int }}
+{{- $share := max 1 (sub ($a.maxReplicas | int) (mulf ($a.maxReplicas | int) ($a.spotShare | float64) | ceil | int)) }}
+{{- $need := add $share (include "vllm-inference.onDemandHeadroom" (dict "root" $ "spotMax" $spotMax) | int) }}
+{{- if lt ($v.pools.onDemand.maxReplicas | int) $need }}
+{{- $e = append $e (printf "pools.onDemand.maxReplicas is %d but autoscaling.onDemandHeadroom %v asks the on-demand pool to take its share (%d) plus %v x the spot pool's maximum (%d) when spot capacity goes: it needs %d. Raise pools.onDemand.maxReplicas to %d, leave it null (derived), or lower autoscaling.onDemandHeadroom (0 keeps on-demand at its share)." ($v.pools.onDemand.maxReplicas | int) $a.onDemandHeadroom $share $a.onDemandHeadroom $spotMax $need $need) }}
+{{- end }}
+{{- end }}
+{{- $auth := $v.keda.authentication }}
+{{- if and $keda $auth.enabled }}
+{{- if and (has $auth.mode (list "bearer" "basic" "tls")) (not $auth.secretName) }}
+{{- $e = append $e (printf "keda.authentication.mode is %s but keda.authentication.secretName is empty: name the Secret holding the credentials." $auth.mode) }}
+{{- else if and (eq $auth.mode "podIdentity") (eq $auth.podIdentity.provider "aws") (not $auth.podIdentity.awsRegion) }}
+{{- $e = append $e "keda.authentication.podIdentity.provider is aws but keda.authentication.podIdentity.awsRegion is empty: Amazon Managed Prometheus signs each query (SigV4) for the workspace's region." }}
+{{- else if and (eq $auth.mode "boundServiceAccountToken") (not $auth.boundServiceAccountToken.serviceAccountName) }}
+{{- $e = append $e "keda.authentication.mode is boundServiceAccountToken but keda.authentication.boundServiceAccountToken.serviceAccountName is empty: name the ServiceAccount whose token KEDA sends." }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- toJson $e }}

@@ -1,4 +1,4 @@
-{{/* Model cache: a claim every pod can mount, named when it already exists. */}}
+{{/* Model cache: a claim every pod can mount, named when it already exists, writable when it holds the compile cache. */}}
 {{- define "vllm-inference.validate.cache" -}}
 {{- $v := .Values }}
 {{- $c := $v.modelCache }}
@@ -6,8 +6,7 @@
 {{- $pools := include "vllm-inference.poolList" . | fromJsonArray }}
 {{- $multi := gt (len $pools) 1 }}
 {{- range $pool := $pools }}
-{{- $p := index $v.pools $pool }}
-{{- if or (gt ($p.replicas | int) 1) (and (ne $v.autoscaling.mode "none") (gt ((include "vllm-inference.poolReplicaRange" (dict "root" $ "pool" $pool) | fromJson).max | int) 1)) }}{{ $multi = true }}{{ end }}
+{{- if gt (include "vllm-inference.poolCeiling" (dict "root" $ "pool" $pool) | int) 1 }}{{ $multi = true }}{{ end }}
 {{- end }}
 {{- if and (eq $c.mode "pvc") (eq $c.pvc.accessMode "ReadWriteOnce") $multi }}
 {{- $e = append $e "modelCache.pvc.accessMode is ReadWriteOnce but more than one pod can run (several pools, replicas or maxReplicas > 1): pods on other nodes cannot mount it and rolling updates stall. Use ReadWriteMany, modelCache.mode: emptyDir, or a single replica." }}
@@ -22,6 +21,9 @@
 {{- if and (eq $c.existingClaim.accessMode "ReadOnlyMany") (not $c.existingClaim.readOnly) }}
 {{- $e = append $e "modelCache.existingClaim.accessMode is ReadOnlyMany: set modelCache.existingClaim.readOnly: true (and HF_HUB_OFFLINE=1 in vllm.env)." }}
 {{- end }}
+{{- end }}
+{{- if and $c.persistCompileCache (eq $c.mode "existingClaim") $c.existingClaim.readOnly }}
+{{- $e = append $e "modelCache.persistCompileCache is true but modelCache.existingClaim.readOnly is true: vLLM, triton and flashinfer must write their compile caches. Mount the claim writable, or keep the compile cache in HOME (persistCompileCache: false)." }}
 {{- end }}
 {{- toJson $e }}
 {{- end }}

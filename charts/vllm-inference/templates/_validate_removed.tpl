@@ -12,7 +12,7 @@ what to write: silently ignoring `autoscaling.enabled: true` would leave a relea
 {{- if and $present (kindIs "map" $node) (hasKey $node $part) }}{{ $node = index $node $part }}{{ else }}{{ $present = false }}{{ end }}
 {{- end }}
 {{- if $present }}
-{{- $write := "" }}
+{{- $write := printf "%s (%s)" $r.replacedBy ($r.hint | default "see values.yaml") }}
 {{- if eq $r.replacedBy "autoscaling.mode" }}
 {{- $on := dig "enabled" false $v.autoscaling | toString | eq "true" }}
 {{- $keda := dig "enabled" true ($v.keda | default dict) | toString | eq "true" }}

@@ -1,4 +1,7 @@
-{{/* Pod resources: a GPU per tensor-parallel rank, and a memory-backed /dev/shm below the memory limit. */}}
+{{/*
+Pod resources: a GPU per rank and no idle GPUs, a memory-backed /dev/shm below the memory limit, and room in the
+ephemeral-storage request and limit for the disk-backed emptyDirs.
+*/}}
 {{- define "vllm-inference.validate.resources" -}}
 {{- $v := .Values }}
 {{- $e := list }}
@@ -11,6 +14,20 @@
 {{- if lt $gpus $tp }}
 {{- $e = append $e (printf "gpu.count is %d but vllm.tensorParallelSize is %d: vLLM needs at least one GPU per tensor-parallel rank. Set gpu.count >= %d or leave it null." $gpus $tp $tp) }}
 {{- end }}
+{{- /* GPUs vLLM uses: tensor parallel x pipeline parallel x data parallel (the last two from extraArgs) */}}
+{{- $pp := include "vllm-inference.extraArgValue" (dict "args" $v.vllm.extraArgs "names" (list "--pipeline-parallel-size" "-pp")) | default "1" | int }}
+{{- $dp := include "vllm-inference.extraArgValue" (dict "args" $v.vllm.extraArgs "names" (list "--data-parallel-size" "-dp")) | default "1" | int }}
+{{- $used := mul $tp (max 1 $pp) (max 1 $dp) }}
+{{- if and (gt $gpus $used) (not $v.gpu.allowUnusedGpus) }}
+{{- $e = append $e (printf "gpu.count is %d but vLLM uses %d (vllm.tensorParallelSize %d x pipeline parallel %d x data parallel %d): %d GPU(s) per pod would sit idle and billed. Lower gpu.count (or leave it null), raise the parallelism, or set gpu.allowUnusedGpus: true." $gpus $used $tp (max 1 $pp) (max 1 $dp) (sub $gpus $used)) }}
+{{- end }}
+{{- $need := include "vllm-inference.ephemeralStorageBytes" . | float64 }}
+{{- range $side := list "requests" "limits" }}
+{{- $set := dig $side "ephemeral-storage" "" ($v.resources | default dict) }}
+{{- if and $set (lt (include "vllm-inference.quantityBytes" $set | float64) $need) }}
+{{- $e = append $e (printf "resources.%s.ephemeral-storage %v is below the %.1f GiB the pod's disk-backed emptyDirs may fill (home.sizeLimit, tmp.sizeLimit, modelCache.emptyDir.sizeLimit with an emptyDir cache, plus ephemeralStorage.containerOverhead): the kubelet would evict the pod as they fill. Raise it, lower those limits, or leave it unset (derived)." $side $set (divf $need 1073741824.0)) }}
+{{- end }}
+{{- end }}
 {{- /* /dev/shm is a memory-backed emptyDir: what it holds counts against the container's memory limit */}}
 {{- $memLimit := dig "limits" "memory" "" ($v.resources | default dict) }}
 {{- if and $v.shm.sizeLimit $memLimit }}
@@ -21,15 +38,4 @@
 {{- end }}
 {{- end }}
 {{- toJson $e }}
-{{- end }}
-
-{{/*
-A Kubernetes quantity (e.g. 8Gi, 512Mi, 2G, 1073741824) in bytes; 0 for a unit it does not know.
-*/}}
-{{- define "vllm-inference.quantityBytes" -}}
-{{- $q := toString . }}
-{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $q }}
-{{- $unit := trimPrefix $number $q }}
-{{- $multipliers := dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 }}
-{{- if hasKey $multipliers $unit }}{{ mulf ($number | float64) (get $multipliers $unit) }}{{ else }}0{{ end }}
 {{- end }}
