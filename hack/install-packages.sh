@@ -13,6 +13,7 @@ CLUSTER=(
   containerd runc containernetworking-plugins iptables conntrack # the worker node
   umoci catatonit debootstrap                                    # registry-free images
   openssl ca-certificates procps iproute2 socat time             # certificates, process/net tools
+  dbus-daemon dbus-bin python3-dbus python3-gi                   # each node's system bus and logind
 )
 
 log() { printf '[install-packages] %s\n' "$*" >&2; }

@@ -24,10 +24,12 @@ host_state() {
   echo "mounts under $RUN_DIR, $VAR_DIR: $(awk -v r="$RUN_DIR" -v v="$VAR_DIR" \
     'index($5, r) == 1 || index($5, v) == 1 {print $5}' /proc/self/mountinfo | tr '\n' ' ')"
   local path key
-  for path in /var/lib/kubelet /var/lib/kubelet/device-plugins /var/log/pods "$RUN_DIR" "$VAR_DIR"; do
+  for path in "${NODE_PRIVATE_DIRS[@]}" /var/lib/kubelet/device-plugins /var/log/pods "$RUN_DIR" "$VAR_DIR"; do
     if [[ -e $path ]]; then echo "exists: $path"; else echo "absent: $path"; fi
   done
   echo "/var/log/containers: $(find /var/log/containers -mindepth 1 -printf '%f ' 2>/dev/null)"
+  echo "cgroups: $(find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d \( -name "$CGROUP_PARENT" -o -name kubepods \) 2>/dev/null | sort | tr '\n' ' ')"
+  echo "routes: $(ip -4 route show | sort | tr '\n' ';')"
   for key in net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables; do
     echo "sysctl $key=$(sysctl -n "$key" 2>/dev/null || echo absent)"
   done

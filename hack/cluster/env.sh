@@ -27,41 +27,102 @@ POD_LOGS="$LOGS/pods" # the kubelet's podLogsDir: kept after cluster-down like t
 PIDS="$STATE/pids"
 RUN_DIR=/run/vllm-inference
 LEDGER="$RUN_DIR/ledger" # what cluster-up created under shared names (ledger.sh)
-CONTAINERD_SOCK="$RUN_DIR/containerd/containerd.sock"
-CONTAINERD_STATE="$RUN_DIR/containerd/state"
-# The pods' network namespaces (netns_mounts_under_state_dir): under our state, never /run/netns.
-NETNS_DIR="$CONTAINERD_STATE/io.containerd.grpc.v1.cri/netns"
-CONTAINERD_ROOT="$STATE/containerd"
 VAR_DIR=/var/lib/vllm-inference
-KUBELET_ROOT="$VAR_DIR/kubelet" # the kubelet's --root-dir and --cert-dir parent
-# Fixed by the kubelet whatever its --root-dir (deviceplugin/v1beta1 DevicePluginPath): device plugins
-# register at $DEVICE_PLUGIN_DIR/kubelet.sock. cluster-up records whether it created it (ledger.sh).
-DEVICE_PLUGIN_DIR=/var/lib/kubelet/device-plugins
+# The host paths every kubelet, containerd and CNI plugin uses whatever their configuration (the kubelet's
+# device-plugin socket /var/lib/kubelet/device-plugins/kubelet.sock is fixed by the device-plugin API; the CNI
+# plugins' cache and containerd's shim sockets likewise). Each real node sees its own directory there: its
+# processes run in a private mount namespace with a per-node directory bound over each (nodes.sh). On the host
+# they are only mount points; cluster-up records which of them it created (ledger.sh).
+NODE_PRIVATE_DIRS=(/var/lib/kubelet /var/lib/cni /run/containerd)
+DEVICE_PLUGIN_DIR=/var/lib/kubelet/device-plugins # as a node's processes see it
 
-# Network: pods and services in 198.18.0.0/15 only. The bridge gateway is the real node's address (a kubelet
-# refuses a loopback node IP); control-plane components listen on 127.0.0.1 only.
+# Network: pods and services in 198.18.0.0/15 only. The host bridge joins the real nodes: each runs in its own
+# network namespace with a veth on the bridge, its node IP in $NODE_NET and its pods on a bridge of its own
+# in its own /24 of $CLUSTER_POD_CIDR, routed by the host. The host's bridge address serves the API server
+# and CoreDNS; every other control-plane component listens on 127.0.0.1 only.
 BRIDGE=vllmbr0
-POD_CIDR=198.18.0.0/24
 BRIDGE_IP=198.18.0.1
+NODE_NET=198.18.0.0/24
+CLUSTER_POD_CIDR=198.18.16.0/20 # every real node's pod /24 (kube-proxy's --cluster-cidr)
 SERVICE_CIDR=198.19.0.0/24
 KWOK_NODE_IP=198.18.1.1    # address reported by the simulated (kwok) nodes; nothing listens there
 KWOK_POD_CIDR=198.18.2.0/24 # addresses kwok gives the pods it simulates
 CLUSTER_DNS_IP=$BRIDGE_IP   # CoreDNS runs on the host, on the bridge address
 CLUSTER_DOMAIN=cluster.local
-IPT_CHAIN=VLLM-INFERENCE-INPUT # our own iptables rules live in this chain only (netfilter.py: OWN_PREFIXES)
+IPT_CHAIN=VLLM-INFERENCE-FORWARD # the host's only rules: forward the bridge's traffic (netfilter.py: OWN_PREFIXES)
+NODE_IPT_CHAIN=VLLM-INFERENCE-INPUT # in each node's namespace: pods may not reach the kubelet's port
 
 ETCD_PORT=12379
 ETCD_PEER_PORT=12380
 APISERVER_PORT=16443
+APISERVER_URL="https://$BRIDGE_IP:$APISERVER_PORT"
 KWOK_SERVER_PORT=10247
 COREDNS_HEALTH_PORT=18080
 COREDNS_READY_PORT=18181
 
-# The real worker node and what it pretends to be.
-REAL_NODE=vllm-gpu-ondemand-real-0
-REAL_NODE_ZONE=local-a
-REAL_NODE_GPUS="${VLLM_LOCAL_GPUS:-2}"
+# The real worker nodes, labelled and tainted as GKE labels a node pool (capacityType.provider gke): the spot
+# node carries cloud.google.com/gke-spot=true and the cloud.google.com/gke-spot=true:NoSchedule taint, the
+# on-demand one neither. One line each: name, node IP, pod /24, capacity type, zone, host end of its veth.
+REAL_NODES=(
+  "vllm-gpu-ondemand-real-0 198.18.0.2 198.18.16.0/24 on-demand local-a vllmveth0"
+  "vllm-gpu-spot-real-0 198.18.0.3 198.18.17.0/24 spot local-b vllmveth1"
+)
+REAL_NODE_GPUS="${VLLM_LOCAL_GPUS:-4}"
 REAL_NODE_GPU_TYPE="${VLLM_LOCAL_GPU_TYPE:-L4}"
+NODES_RUN="$RUN_DIR/nodes" # per node: namespace files, containerd socket and state, the private directories
+NODES_VAR="$VAR_DIR/nodes" # per node: the kubelet's root (seen by the node as /var/lib/kubelet)
+CGROUP_PARENT=vllm-inference # every kubelet's cgroupRoot is /$CGROUP_PARENT/<node>, in every hierarchy
+
+# real_node_names: the real nodes' names, one a line.
+real_node_names() {
+  local spec
+  for spec in "${REAL_NODES[@]}"; do printf '%s\n' "${spec%% *}"; done
+}
+
+# node_env NAME: the settings of one real node, as NODE_* variables.
+node_env() {
+  local spec name
+  for spec in "${REAL_NODES[@]}"; do
+    read -r name NODE_IP NODE_POD_CIDR NODE_CAPACITY NODE_ZONE NODE_VETH <<<"$spec"
+    [[ $name == "$1" ]] || continue
+    NODE_NAME=$name
+    NODE_POD_GATEWAY="${NODE_POD_CIDR%.0/24}.1"
+    NODE_RUN="$NODES_RUN/$name"
+    NODE_NETNS="$NODE_RUN/netns" # persistent namespaces (bind mounts of nsfs files)
+    NODE_MNTNS="$NODE_RUN/mntns"
+    NODE_CONTAINERD_SOCK="$NODE_RUN/containerd/containerd.sock"
+    NODE_CONTAINERD_STATE="$NODE_RUN/containerd/state"
+    NODE_CONTAINERD_ROOT="$STATE/nodes/$name/containerd" # the image store survives cluster-down
+    NODE_STATE="$STATE/nodes/$name"                      # configuration files
+    NODE_POD_LOGS="$POD_LOGS/$name"
+    NODE_CGROUP="$CGROUP_PARENT/$name"
+    return 0
+  done
+  die "unknown real node '$1' (real nodes: $(real_node_names | tr '\n' ' '))"
+}
+
+# node_private_dir NAME PATH: the per-node directory bound over PATH in NAME's mount namespace.
+node_private_dir() {
+  case $2 in
+    /var/lib/kubelet) printf '%s\n' "$NODES_VAR/$1/kubelet" ;;
+    *) printf '%s/%s/private%s\n' "$NODES_RUN" "$1" "$2" ;;
+  esac
+}
+
+# in_node NAME CMD...: run CMD in real node NAME's network and mount namespaces.
+in_node() {
+  local name=$1; shift
+  node_env "$name"
+  nsenter --net="$NODE_NETNS" --mount="$NODE_MNTNS" -- "$@"
+}
+
+# in_node_net NAME CMD...: run CMD in real node NAME's network namespace only (the host's files): where
+# ClusterIP routing works through the node's kube-proxy, e.g. the load client.
+in_node_net() {
+  local name=$1; shift
+  node_env "$name"
+  nsenter --net="$NODE_NETNS" -- "$@"
+}
 
 # Images built without a registry (hack/build-images.sh, definitions in images/).
 PAUSE_IMAGE=localhost/vllm-inference/pause:0.1.0

@@ -2,9 +2,9 @@
 # so cluster-down removes exactly that (docs/cluster.md, "What cluster-down removes"). Sourced after env.sh.
 #   $LEDGER/boot_id              the boot the records belong to: a reboot resets netfilter and sysctls
 #   $LEDGER/netfilter/*.before   the host's iptables/ip6tables tables before the first cluster component ran
-#   $LEDGER/created              one line per object: "sysctl KEY ORIGINAL OURS", "cgroup PATH", "dir PATH"
-# Objects named for this project alone (bridge $BRIDGE, chains VLLM-INFERENCE-*, $RUN_DIR, $VAR_DIR) need no
-# record: they are ours whenever they exist.
+#   $LEDGER/created              one line per object: "sysctl KEY ORIGINAL OURS", "dir PATH"
+# Objects named for this project alone (bridge $BRIDGE, veths vllmveth*, chains VLLM-INFERENCE-*, cgroups
+# /$CGROUP_PARENT, $RUN_DIR, $VAR_DIR) need no record: they are ours whenever they exist.
 # shellcheck shell=bash
 
 NETFILTER="$ROOT/hack/cluster/netfilter.py"
@@ -43,8 +43,8 @@ set_sysctl() {
   sysctl -qw "$key=$value"
 }
 
-# record_new_dir PATH: the outermost missing directory of PATH is the cluster's (the kubelet's fixed
-# /var/lib/kubelet/device-plugins: on a host with another kubelet it exists and is left alone).
+# record_new_dir PATH: the outermost missing directory of PATH is the cluster's (a mount point of the nodes'
+# private directories such as /var/lib/kubelet: on a host with another kubelet it exists and is left alone).
 record_new_dir() {
   local path=$1 outer=""
   while [[ ! -e $path ]]; do
@@ -52,13 +52,4 @@ record_new_dir() {
     path=$(dirname "$path")
   done
   if [[ -n $outer ]]; then ledger_add "dir $outer"; fi
-}
-
-# record_new_cgroup NAME: NAME's cgroup in every hierarchy where it does not exist yet is the cluster's.
-record_new_cgroup() {
-  local h
-  for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
-    [[ -f $h/cgroup.procs && ! -e $h/$1 ]] && ledger_add "cgroup $h/$1"
-  done
-  return 0
 }

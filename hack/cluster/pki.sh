@@ -30,11 +30,16 @@ extendedKeyUsage=clientAuth"
 
 ca ca vllm-inference-local-ca
 ca front-proxy-ca vllm-inference-local-front-proxy-ca
-# The first service IP (198.19.0.1) is the `kubernetes` Service.
+# The API server listens on the bridge address; the first service IP (198.19.0.1) is the `kubernetes`
+# Service. A certificate of an older cluster without the bridge address is replaced.
+if [[ -f apiserver.crt ]] && ! openssl x509 -in apiserver.crt -noout -ext subjectAltName 2>/dev/null |
+  grep -qF "IP Address:$BRIDGE_IP"; then
+  rm -f apiserver.crt apiserver.key
+fi
 leaf apiserver ca "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:198.19.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN"
+subjectAltName=IP:$BRIDGE_IP,IP:127.0.0.1,IP:198.19.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN"
 leaf admin ca "/O=system:masters/CN=vllm-inference-admin" "$client_ext"
 # The aggregator's client certificate (aggregated APIs such as KEDA's metrics server trust it).
 leaf front-proxy-client front-proxy-ca "/CN=front-proxy-client" "$client_ext"
@@ -50,7 +55,7 @@ kind: Config
 clusters:
 - name: vllm-inference-local
   cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
+    server: $APISERVER_URL
     certificate-authority-data: $(b64 ca.crt)
 users:
 - name: admin

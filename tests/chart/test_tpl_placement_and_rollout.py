@@ -185,11 +185,16 @@ def test_a_no_values_install_selects_no_capacity_type_and_notes_say_so() -> None
 
 
 def test_the_local_cluster_preset_lands_on_its_nodes_labels() -> None:
-    """The local cluster's nodes: karpenter.sh/capacity-type and GPU feature discovery's product label."""
+    """The local cluster's nodes: GKE's spot label (on-demand nodes have none), its real nodes' label and
+    GPU feature discovery's product label."""
     r = render_chart(values_files=[ROOT / "values" / "local-sim.yaml"])
     on_demand, spot = _pod(r), _pod(r, "spot")
-    assert on_demand["nodeSelector"]["karpenter.sh/capacity-type"] == "on-demand"
-    assert spot["nodeSelector"] == {"karpenter.sh/capacity-type": "spot"}
+    real = {"vllm-inference.local/node": "real"}
+    assert on_demand["nodeSelector"] == real
+    assert {"key": "cloud.google.com/gke-spot", "operator": "DoesNotExist"} in _required(on_demand)[0][
+        "matchExpressions"
+    ]
+    assert spot["nodeSelector"] == {"cloud.google.com/gke-spot": "true", **real}
     product = {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L4"]}
     assert all(product in t["matchExpressions"] for t in _required(on_demand) + _required(spot))
 

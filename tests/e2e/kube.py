@@ -5,6 +5,7 @@ conventions of the node pools, and pod specs."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,13 @@ T = TypeVar("T")
 
 GPU = "nvidia.com/gpu"
 GPU_TOLERATION = {"key": "gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+# The node pools are labelled and tainted as GKE does (capacityType.provider gke): spot nodes carry the spot
+# label and its NoSchedule taint, on-demand nodes neither; each node names its node pool.
+SPOT_LABEL = "cloud.google.com/gke-spot"
+SPOT_TOLERATION = {"key": SPOT_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+NODE_POOL_LABEL = "cloud.google.com/gke-nodepool"
+# Nodes that run containers (the rest are simulated by kwok: their pods run but are never Ready).
+REAL_NODE_SELECTOR = {"vllm-inference.local/node": "real"}
 PAUSE_IMAGE = "localhost/vllm-inference/pause:0.1.0"
 SIM_IMAGE = "localhost/vllm-inference/vllm-sim:0.1.0"
 
@@ -27,6 +35,13 @@ def helm(name: str = "helm") -> str:
     if name == "helm" and os.environ.get("HELM"):
         return os.environ["HELM"]
     return str(ROOT / ".tools" / "bin" / name)
+
+
+def kubectl() -> str:
+    """kubectl from PATH (make tools-cluster links the cluster's own into .tools/bin)."""
+    found = shutil.which("kubectl")
+    assert found, "kubectl is not in PATH (make tools-cluster links the cluster's into .tools/bin)"
+    return found
 
 
 def wait_until(what: str, fn: Callable[[], T | None], timeout_s: float, interval_s: float = 1.0) -> T:
@@ -46,6 +61,15 @@ def allocatable_gpus(node: pykube.Node) -> int:
     return int(node.obj["status"].get("allocatable", {}).get(GPU, "0"))
 
 
+def capacity_type(node: pykube.Node) -> str:
+    return "spot" if node.labels.get(SPOT_LABEL) == "true" else "on-demand"
+
+
+def pool_selector(capacity: str) -> dict[str, str]:
+    """nodeSelector of the GPU node pool of a capacity type (on-demand nodes have no spot label to select)."""
+    return {SPOT_LABEL: "true"} if capacity == "spot" else {NODE_POOL_LABEL: "gpu-on-demand"}
+
+
 def has_gpu_taint(node: pykube.Node) -> bool:
     return any(t["key"] == "gpu" and t["effect"] == "NoSchedule" for t in node.obj["spec"].get("taints", []))
 
@@ -56,6 +80,7 @@ def pod_manifest(
     *,
     gpus: int = 0,
     tolerate_gpu: bool = False,
+    tolerate_spot: bool = False,
     node_selector: dict[str, str] | None = None,
     image: str = PAUSE_IMAGE,
     command: list[str] | None = None,
@@ -72,8 +97,11 @@ def pod_manifest(
     if command:
         container["command"] = command
     spec: dict[str, Any] = {"containers": [container], "terminationGracePeriodSeconds": 0}
-    if tolerate_gpu:
-        spec["tolerations"] = [GPU_TOLERATION]
+    tolerations = [GPU_TOLERATION] if tolerate_gpu else []
+    if tolerate_spot:
+        tolerations.append(SPOT_TOLERATION)
+    if tolerations:
+        spec["tolerations"] = tolerations
     if node_selector:
         spec["nodeSelector"] = node_selector
     return {

@@ -1,5 +1,5 @@
-"""The chart, installed with values/local-sim.yaml by helm 4 and by helm 3, serves chat completions from a GPU
-node and passes `helm test`."""
+"""The chart, installed with values/local-sim.yaml by helm 4 and by helm 3, serves chat completions from both
+pools' GPU nodes and passes `helm test`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pykube
 import pytest
@@ -18,7 +17,8 @@ from pytest_helm_charts.utils import delete_and_wait_for_objects
 
 from vllm_sim.launch import free_port
 
-from .kube import ROOT, allocatable_gpus, has_gpu_taint, helm, wait_until
+from .kube import ROOT, allocatable_gpus, capacity_type, has_gpu_taint, helm, wait_until
+from .release import ready_endpoints
 
 CHART = ROOT / "charts" / "vllm-inference"
 VALUES = ROOT / "values" / "local-sim.yaml"
@@ -26,16 +26,6 @@ VALUES = ROOT / "values" / "local-sim.yaml"
 
 def run(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
-
-
-def ready_endpoints(api: pykube.HTTPClient, ns: str, service: str) -> list[dict[str, Any]]:
-    slices = pykube.object_factory(api, "discovery.k8s.io/v1", "EndpointSlice").objects(api, namespace=ns)
-    return [
-        e
-        for s in slices.filter(selector={"kubernetes.io/service-name": service})
-        for e in s.obj.get("endpoints") or []
-        if (e.get("conditions") or {}).get("ready")
-    ]
 
 
 @dataclass(frozen=True)
@@ -139,24 +129,14 @@ def test_helm_test_passes(release: Release) -> None:
     assert "POD LOGS:" in out.stdout, out.stdout
 
 
-def test_the_replica_on_a_simulated_spot_node_runs_but_gets_no_traffic(
-    api: pykube.HTTPClient, release: Release
+@pytest.mark.parametrize("pool, capacity", [("pool-on-demand", "on-demand"), ("pool-spot", "spot")])
+def test_each_pool_serves_from_a_real_node_of_its_capacity_type(
+    api: pykube.HTTPClient, release: Release, pool: str, capacity: str
 ) -> None:
-    ns, name, service = release.namespace, release.name, release.service
-
-    def on_simulated_node(pod: pykube.Pod) -> bool:
-        node = pykube.Node.objects(api).get(name=pod.obj["spec"]["nodeName"])
-        return node.annotations.get("kwok.x-k8s.io/node") == "fake"
-
-    def simulated_pods() -> list[pykube.Pod]:
-        pods = pykube.Pod.objects(api, namespace=ns).filter(selector={"app.kubernetes.io/instance": name})
-        bound = [p for p in pods if p.obj["spec"].get("nodeName")]
-        return [p for p in bound if p.obj["status"].get("phase") == "Running" and on_simulated_node(p)]
-
-    pod = wait_until("a replica Running on a simulated node", simulated_pods, 60)[0]
+    selector = {"app.kubernetes.io/instance": release.name, "app.kubernetes.io/component": pool}
+    (pod,) = pykube.Pod.objects(api, namespace=release.namespace).filter(selector=selector)
     node = pykube.Node.objects(api).get(name=pod.obj["spec"]["nodeName"])
-    assert node.labels["karpenter.sh/capacity-type"] == "spot"
-    ready = {c["type"]: c["status"] for c in pod.obj["status"]["conditions"]}["Ready"]
-    assert ready == "False"
-    serving = {a for e in ready_endpoints(api, ns, service) for a in e["addresses"]}
-    assert pod.obj["status"].get("podIP") and pod.obj["status"]["podIP"] not in serving
+    assert capacity_type(node) == capacity
+    assert node.labels.get("vllm-inference.local/node") == "real"
+    serving = {a for e in ready_endpoints(api, release.namespace, release.service) for a in e["addresses"]}
+    assert pod.obj["status"]["podIP"] in serving

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pytest_helm_charts.k8s.daemon_set import wait_for_daemon_sets_to_run
 
-from .kube import ROOT, SIM_IMAGE, pod_manifest, running_node, wait_until
+from .kube import REAL_NODE_SELECTOR, ROOT, SIM_IMAGE, capacity_type, pod_manifest, running_node, wait_until
 
 MANIFEST = ROOT / "deploy" / "fake-gpu-device-plugin" / "daemonset.yaml"
 RESOURCE = "example.com/fake-gpu-e2e"
@@ -19,8 +19,13 @@ NODE_LABEL = "vllm-inference.io/fake-gpu"
 
 
 def real_node(api: pykube.HTTPClient) -> pykube.Node:
-    nodes = list(pykube.Node.objects(api).filter(selector={"vllm-inference.local/node": "real"}))
-    assert nodes, "no node labelled vllm-inference.local/node=real (the local cluster's worker)"
+    """A real on-demand node (no spot taint for the DaemonSet and the consumer to tolerate)."""
+    nodes = [
+        n
+        for n in pykube.Node.objects(api).filter(selector=REAL_NODE_SELECTOR)
+        if capacity_type(n) == "on-demand"
+    ]
+    assert nodes, "no on-demand node labelled vllm-inference.local/node=real (the local cluster's workers)"
     return nodes[0]
 
 
@@ -62,7 +67,7 @@ def test_the_daemonset_advertises_its_gpus_and_allocates_them(
         image=SIM_IMAGE,
         command=command,
         tolerate_gpu=True,
-        node_selector={"vllm-inference.local/node": "real"},
+        node_selector={"kubernetes.io/hostname": plugin_node.name},
     )
     resources = pod["spec"]["containers"][0]["resources"]
     resources["requests"][RESOURCE] = resources["limits"][RESOURCE] = "2"

@@ -14,13 +14,15 @@ import pytest
 from plan_paths import ROOT
 
 SRC = ROOT / "src"
-PRODUCTS = ("vllm_model", "vllm_sim", "vllm_plan", "gpu_device_plugin")
+PRODUCTS = ("vllm_model", "vllm_sim", "vllm_plan", "gpu_device_plugin", "vllm_load")
 # What each package may import of the others (itself always).
 ALLOWED = {
     "vllm_model": set(),
     "vllm_sim": {"vllm_model"},
     "gpu_device_plugin": {"vllm_model"},
     "vllm_plan": {"vllm_model", "vllm_sim"},
+    # The load client talks to any OpenAI-compatible server: it knows no product (its tests use vllm_sim).
+    "vllm_load": set(),
 }
 
 

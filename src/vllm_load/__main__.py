@@ -1,0 +1,5 @@
+import sys
+
+from vllm_load.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""What a load run does: the target, the request shape, the pacing and the bounds."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+Api = Literal["completions", "chat"]
+APIS: tuple[Api, ...] = ("completions", "chat")
+
+
+class SpecError(ValueError):
+    """A load spec that cannot run; the message names the offending setting (its CLI flag)."""
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    # -- target
+    url: str  # the server's base URL (`http://host:8000`, or ending in /v1)
+    model: str | None = None  # None: the first model the server lists
+    api_key: str | None = None
+    # -- request shape
+    api: Api = "chat"
+    stream: bool = True
+    prompt: str = "Write a short story about a GPU cluster."
+    max_tokens: int = 32
+    ignore_eos: bool = False  # vLLM's extra parameter: always generate max_tokens (a steady request length)
+    # -- pacing: exactly one of rate (requests started per second) and concurrency (requests in flight)
+    rate: float | None = None
+    concurrency: int | None = None
+    # -- bounds: no request starts after `requests` have started or `duration_s` has passed; each request
+    # gives up after timeout_s; the run ends when the last request has finished or given up.
+    requests: int = 100
+    duration_s: float = 60.0
+    timeout_s: float = 60.0
+    # -- client behaviour
+    # attempts after the first, on retryable errors (connection refused/reset, 502/503/504), 0.5 s apart
+    # doubling up to 8 s as the openai SDK does (its default: 2)
+    retries: int = 0
+    keepalive: bool = (
+        True  # reuse connections; False opens one per request (balanced per request by a Service)
+    )
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.url.startswith(("http://", "https://")):
+            problems.append(f"--url must be an http(s) URL, got {self.url!r}")
+        if self.api not in APIS:
+            problems.append(f"--api must be one of {', '.join(APIS)}, got {self.api!r}")
+        if (self.rate is None) == (self.concurrency is None):
+            problems.append("set exactly one of --rate (requests per second) and --concurrency")
+        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
+            problems.append(f"--rate must be a positive number of requests per second, got {self.rate!r}")
+        if self.concurrency is not None and self.concurrency < 1:
+            problems.append(f"--concurrency must be at least 1, got {self.concurrency!r}")
+        checks = (
+            (self.requests >= 1, f"--requests must be at least 1, got {self.requests!r}"),
+            (self.duration_s > 0, f"--duration must be positive (seconds), got {self.duration_s!r}"),
+            (self.timeout_s > 0, f"--timeout must be positive (seconds), got {self.timeout_s!r}"),
+            (self.max_tokens >= 1, f"--max-tokens must be at least 1, got {self.max_tokens!r}"),
+            (self.retries >= 0, f"--retries must be 0 or more, got {self.retries!r}"),
+        )
+        problems += [message for ok, message in checks if not ok]
+        if problems:
+            raise SpecError("; ".join(problems))
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI client's base URL: the server's URL with /v1."""
+        url = self.url.rstrip("/")
+        return url if url.endswith("/v1") else f"{url}/v1"
