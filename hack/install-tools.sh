@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs a tier's toolchain from package registries only (Go module proxy, PyPI, Debian apt). Each tool is
 # built once into a version-keyed cache outside the repo and linked into .tools/bin/.
-#   install-tools.sh [python helm ct crds shellcheck promtool]  the lint and unit tier (default: all six); no
-#                                                       Kubernetes build
+#   install-tools.sh [python helm ct crds shellcheck promtool publish]  the lint and unit tier (default: all
+#                                                       seven); no Kubernetes build
 #   install-tools.sh cluster                            the cluster tier: Debian packages, Kubernetes, etcd,
 #                                                       kwok, CoreDNS, kubectl, images (hack/cluster/)
 # Idempotent: a second run finds the cache and only refreshes links.
@@ -96,6 +96,11 @@ install_shellcheck() {
   ln -sfn /usr/bin/shellcheck "$BIN/shellcheck"
 }
 
+# The local OCI registry (Debian docker-registry) and GnuPG the publish tests push to and sign with.
+install_publish() {
+  bash "$ROOT/hack/install-packages.sh" publish
+}
+
 # The cluster tier. kubectl comes from the same `go build` as the local cluster's Kubernetes binaries
 # (k8s.io/kubernetes at KUBERNETES_VERSION), so the client matches the cluster; the images install the
 # products from this checkout with the venv's pip.
@@ -124,9 +129,9 @@ install_python() {
 
 main() {
   command -v go >/dev/null || die "go is required (Go module proxy builds)"
-  local what=("$@") w; [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds shellcheck promtool)
+  local what=("$@") w; [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds shellcheck promtool publish)
   for w in "${what[@]}"; do
-    [[ $(type -t "install_$w") == function ]] || die "unknown tool '$w' (python helm ct crds shellcheck promtool, or cluster)"
+    [[ $(type -t "install_$w") == function ]] || die "unknown tool '$w' (python helm ct crds shellcheck promtool publish, or cluster)"
   done
   for w in "${what[@]}"; do "install_$w"; done
   log "ok: $(find "$BIN" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' ')"

@@ -36,8 +36,8 @@ YAML
   # setsid: the registry outlives this script and is stopped by `down`, by PID.
   setsid "$BINARY" serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
   echo $! >"$REGISTRY_DIR/pid"
-  local i
-  for i in $(seq 50); do
+
+  for _ in $(seq 50); do
     if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
       "http://127.0.0.1:$port/v2/" 2>/dev/null; then
       log "up on 127.0.0.1:$port (pid $(cat "$REGISTRY_DIR/pid"), data $REGISTRY_DIR/data)"
@@ -54,11 +54,11 @@ YAML
 
 down() {
   [[ -f $REGISTRY_DIR/pid ]] || { log "no registry started from $REGISTRY_DIR"; return; }
-  local pid i
+  local pid
   pid=$(cat "$REGISTRY_DIR/pid")
   if kill -0 "$pid" 2>/dev/null; then
     kill "$pid"
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     ! kill -0 "$pid" 2>/dev/null || kill -9 "$pid"
   fi
   rm -rf "$REGISTRY_DIR"

@@ -1,0 +1,80 @@
+"""The guide's commands are the ones the tests run (tools/chart_publish/guide.py): the publish blocks of
+docs/guide/publish.md run here as written (a local registry, make package signed, make push, helm pull
+--verify, make registry-down) but for the registry's port; the install block runs on the cluster in
+tests/e2e/test_publish.py; every block shown for the published chart is a tested block's public form; and
+every chart version a guide command names is the chart's."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from chart_publish.guide import block_named, blocks, public_form, run_block
+from chart_publish.package import HELMS, chart_meta
+from chart_publish.registry import free_port
+from chart_publish.signing import throwaway_key
+
+META = chart_meta()
+NAME, VERSION = META["name"], META["version"]
+E2E = Path(__file__).resolve().parents[1] / "e2e" / "test_publish.py"
+
+
+def test_the_guide_marks_the_blocks_the_tests_run() -> None:
+    names = {b.name for b in blocks() if b.kind == "test"}
+    assert {"publish-local", "pull-verify", "install-oci", "registry-down"} <= names
+    assert all(
+        f'run_block("{n}"' in E2E.read_text() for n in ("publish-local", "install-oci", "registry-down")
+    )
+
+
+def test_every_command_shown_for_the_published_chart_is_a_tested_command_in_its_public_form() -> None:
+    shown = [b for b in blocks() if b.kind == "same-as"]
+    assert shown, "the guide shows no command for the published chart"
+    for block in shown:
+        assert block.text == public_form(block_named(block.name).text), (
+            f"{block.source.name}: {block.name} drifted"
+        )
+
+
+def test_every_chart_version_in_the_guide_commands_is_the_charts() -> None:
+    versions = {v for b in blocks() for v in re.findall(r"--version (\S+)", b.text)}
+    assert versions == {VERSION}, f"guide commands name versions {versions}; the chart is {VERSION}"
+
+
+@pytest.mark.parametrize("helm_name", sorted(HELMS))
+def test_the_guide_publish_and_pull_blocks_run_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helm_name: str
+) -> None:
+    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / "helm-home" / var.lower()))
+    key = throwaway_key(tmp_path / "key")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "helm").symlink_to(HELMS[helm_name])
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HELM": str(HELMS[helm_name]),
+        "DIST": str(tmp_path / "dist"),
+        "REGISTRY_DIR": str(tmp_path / "registry"),
+        "SIGN_KEY": key.uid,
+        "KEYRING": str(key.secring),
+        "PUBRING": str(key.pubring),
+    }
+    address = f"127.0.0.1:{free_port()}"
+    pulled = tmp_path / "pulled"
+    pulled.mkdir()
+    try:
+        published = run_block("publish-local", registry=address, env=env)
+        assert published.returncode == 0, f"{published.stdout}\n{published.stderr}"
+        assert (tmp_path / "dist" / f"{NAME}-{VERSION}.tgz.prov").is_file()
+        pull = run_block("pull-verify", registry=address, env=env, cwd=pulled)
+        assert pull.returncode == 0, pull.stderr
+        assert f"Signed by: {key.uid}" in pull.stdout + pull.stderr
+        assert (pulled / f"{NAME}-{VERSION}.tgz").is_file()
+    finally:
+        down = run_block("registry-down", registry=address, env=env)
+    assert down.returncode == 0, down.stderr
+    assert not (tmp_path / "registry").exists(), "make registry-down left the registry's data"
