@@ -3,7 +3,8 @@
 # the guide (docs/guide/publish.md) do it:
 #   package.sh package   helm package into $DIST (versioned .tgz, the chart's README inside; signed with
 #                        `--sign` when SIGN_KEY is set), then `helm repo index $DIST --url $REPO_URL` for a
-#                        static chart repository (merged with an index.yaml already in $DIST)
+#                        static chart repository (merged with an index.yaml already in $DIST), with
+#                        artifacthub-repo.yml next to it
 #   package.sh push      helm push of $DIST's package of the chart's version (its .prov with it, when signed)
 #                        to $OCI_REGISTRY (oci://host[:port]/path); PLAIN_HTTP=1 for a registry without TLS
 # Settings (environment):
@@ -46,6 +47,8 @@ package() {
   local merge=()
   [[ ! -f $DIST/index.yaml ]] || merge=(--merge "$DIST/index.yaml")
   "$HELM" repo index "$DIST" --url "$REPO_URL" "${merge[@]}"
+  # Artifact Hub reads its repository file next to index.yaml.
+  install -m 0644 "$ROOT/artifacthub-repo.yml" "$DIST/artifacthub-repo.yml"
   log "packaged $tgz$([[ -z ${SIGN_KEY:-} ]] || echo " (signed, $tgz.prov)"); index $DIST/index.yaml for $REPO_URL"
 }
 

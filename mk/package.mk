@@ -1,6 +1,7 @@
 # Packaging and publishing the chart (hack/package.sh, docs/guide/publish.md, .github/workflows/release.yaml):
 # a versioned .tgz and a static chart repository index in build/dist, and a push to an OCI registry.
-.PHONY: package push registry-up registry-down
+.PHONY: package push registry-up registry-down lint-artifacthub
+LINT_TARGETS += lint-artifacthub
 
 DIST ?= build/dist
 # Where build/dist is served as a chart repository (the index's URLs): the project's GitHub Pages by default.
@@ -24,3 +25,6 @@ registry-up: ## Start a local OCI registry (Debian docker-registry) on 127.0.0.1
 
 registry-down: ## Stop the local OCI registry started by registry-up (by its PID) and remove its data
 	@bash hack/registry.sh down
+
+lint-artifacthub: ## Artifact Hub metadata: artifacthub-repo.yml and Chart.yaml annotations vs their schemas, images vs the render
+	@$(PY) -m chart_publish.artifacthub

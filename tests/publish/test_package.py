@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chart_publish.package import CHART, HELMS, PackageFailed, chart_meta, package, push
+from chart_publish.package import CHART, HELMS, ROOT, PackageFailed, chart_meta, package, push
 from chart_publish.registry import local_registry
 from chart_publish.signing import SigningKey, throwaway_key
 
@@ -59,6 +59,7 @@ def test_the_repository_index_lists_the_package_at_the_repo_url_with_its_digest(
     assert entry["urls"] == [f"{url}/{tgz.name}"]
     assert entry["digest"] == hashlib.sha256(tgz.read_bytes()).hexdigest()
     assert entry["annotations"]["artifacthub.io/license"] == META["annotations"]["artifacthub.io/license"]
+    assert (tmp_path / "artifacthub-repo.yml").read_text() == (ROOT / "artifacthub-repo.yml").read_text()
 
 
 @pytest.mark.parametrize("helm_name", sorted(HELMS))
