@@ -1,7 +1,7 @@
 # Packaging and publishing the chart (hack/package.sh, docs/guide/publish.md, .github/workflows/release.yaml):
 # a versioned .tgz and a static chart repository index in build/dist, and a push to an OCI registry.
-.PHONY: package push registry-up registry-down lint-artifacthub
-LINT_TARGETS += lint-artifacthub
+.PHONY: package push registry-up registry-down lint-artifacthub lint-workflows
+LINT_TARGETS += lint-artifacthub lint-workflows
 
 DIST ?= build/dist
 # Where build/dist is served as a chart repository (the index's URLs): the project's GitHub Pages by default.
@@ -28,3 +28,8 @@ registry-down: ## Stop the local OCI registry started by registry-up (by its PID
 
 lint-artifacthub: ## Artifact Hub metadata: artifacthub-repo.yml and Chart.yaml annotations vs their schemas, images vs the render
 	@$(PY) -m chart_publish.artifacthub
+
+lint-workflows: ## actionlint (pinned, with shellcheck) over .github/workflows; yamllint over ct-pr.yaml, artifacthub-repo.yml
+	@actionlint .github/workflows/*.yaml
+	@yamllint -s ct-pr.yaml artifacthub-repo.yml
+	@echo "lint-workflows: ok"
