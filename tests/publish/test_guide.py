@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from chart_publish.guide import block_named, blocks, public_form, run_block
 from chart_publish.package import HELMS, chart_meta
@@ -42,6 +45,10 @@ def test_every_command_shown_for_the_published_chart_is_a_tested_command_in_its_
 def test_every_chart_version_in_the_guide_commands_is_the_charts() -> None:
     versions = {v for b in blocks() for v in re.findall(r"--version (\S+)", b.text)}
     assert versions == {VERSION}, f"guide commands name versions {versions}; the chart is {VERSION}"
+    docs = [*(Path(__file__).resolve().parents[2] / "docs" / "guide").glob("*.md")]
+    docs.append(Path(__file__).resolve().parents[2] / "README.md")
+    named = {v for d in docs for v in re.findall(r"vllm-inference\S* --version (\S+)", d.read_text())}
+    assert named == {VERSION}, f"the guide and README install versions {named}; the chart is {VERSION}"
 
 
 @pytest.mark.parametrize("helm_name", sorted(HELMS))
@@ -78,3 +85,48 @@ def test_the_guide_publish_and_pull_blocks_run_as_written(
         down = run_block("registry-down", registry=address, env=env)
     assert down.returncode == 0, down.stderr
     assert not (tmp_path / "registry").exists(), "make registry-down left the registry's data"
+
+
+REFUSED = re.compile(r"^<!-- refused: (.+?) -->\n```text\n(.*?)^```", re.M | re.S)
+TROUBLESHOOTING = Path(__file__).resolve().parents[2] / "docs" / "guide" / "troubleshooting.md"
+
+
+def refusals() -> list[tuple[str, str]]:
+    return [(m[1], m[2]) for m in REFUSED.finditer(TROUBLESHOOTING.read_text())]
+
+
+def test_the_troubleshooting_page_quotes_chart_refusals() -> None:
+    assert len(refusals()) >= 5
+
+
+@pytest.mark.parametrize(("flags", "message"), refusals(), ids=[m[:40] for _, m in refusals()])
+def test_each_troubleshooting_message_is_what_the_chart_prints_for_its_values(
+    flags: str, message: str
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    argv = [str(HELMS["helm4"]), "template", "t", str(root / "charts" / NAME), *shlex.split(flags)]
+    out = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode != 0, f"the chart accepts {flags}"
+    assert " ".join(message.split()) in " ".join(out.stderr.split()), out.stderr
+
+
+def dotted(tree: dict[str, object], prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for k, v in tree.items():
+        out.add(f"{prefix}{k}")
+        if isinstance(v, dict):
+            out |= dotted(v, f"{prefix}{k}.")
+    return out
+
+
+def test_every_values_key_the_guide_names_is_a_key_of_the_chart() -> None:
+    chart = Path(__file__).resolve().parents[2] / "charts" / NAME
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    removed = set(yaml.safe_load((chart / "files" / "removed-values.yaml").read_text()))
+    known = dotted(values) | removed
+    unknown = []
+    for page in sorted((Path(__file__).resolve().parents[2] / "docs" / "guide").glob("*.md")):
+        for key in re.findall(r"`([a-zA-Z]+(?:\.[a-zA-Z<>]+)+)`", page.read_text()):
+            if key.split(".")[0] in values and key.replace("<pool>", "onDemand") not in known:
+                unknown.append(f"{page.name}: {key}")
+    assert unknown == []

@@ -85,6 +85,7 @@ def test_a_package_signed_by_another_key_does_not_verify(tmp_path: Path, key: Si
     tgz = package(tmp_path / "dist", key=stranger)
     out = helm(HELMS["helm4"], "verify", "--keyring", str(key.pubring), str(tgz))
     assert out.returncode != 0, "a package signed by a key outside the keyring verified"
+    assert "signature made by unknown entity" in out.stderr  # docs/guide/troubleshooting.md quotes it
 
 
 @pytest.mark.parametrize("helm_name", sorted(HELMS))
