@@ -98,7 +98,8 @@ def test_the_chart_pushed_to_a_local_oci_registry_installs_from_it_verified_with
     finally:
         run_block("registry-down", registry=address, env=env)
     assert guide_release.ready_pods(), "installed, yet no pod of the release is Ready"
-    report = run_load(guide_release.service_url, "--api", "completions", "--no-stream", "--requests", "1")
+    one = ("--api", "completions", "--no-stream", "--concurrency", "1", "--requests", "1")
+    report = run_load(guide_release.service_url, *one)
     figure(f"{helm_name}: {report['summary']}")
     assert report["ok"] == 1, report["errors"]
     deployed = guide_release.helm_cmd("list", "-o", "yaml", timeout_s=30)
