@@ -1,5 +1,7 @@
 # Packaging and publishing the chart (hack/package.sh, docs/guide/publish.md, .github/workflows/release.yaml):
-# a versioned .tgz and a static chart repository index in build/dist, and a push to an OCI registry.
+# a versioned .tgz and a static chart repository index in build/dist, and a push to an OCI registry. They need
+# `make tools` first (hack/package.sh says so) but do not run it: tests run them beside other helm calls, and
+# `make tools` relinks .tools/bin.
 .PHONY: package push registry-up registry-down lint-artifacthub lint-workflows
 LINT_TARGETS += lint-artifacthub lint-workflows
 
@@ -13,10 +15,10 @@ PLAIN_HTTP ?= 0
 SIGN_KEY ?=
 KEYRING ?= $(HOME)/.gnupg/secring.gpg
 
-package: tools ## Package the chart into build/dist (.tgz with its README, index.yaml for REPO_URL; SIGN_KEY= to sign)
+package: ## Package the chart into build/dist (.tgz with its README, index.yaml for REPO_URL; SIGN_KEY= to sign)
 	@DIST=$(DIST) REPO_URL=$(REPO_URL) SIGN_KEY='$(SIGN_KEY)' KEYRING=$(KEYRING) bash hack/package.sh package
 
-push: tools ## helm push build/dist's package to OCI_REGISTRY (oci://host/path; PLAIN_HTTP=1 without TLS)
+push: ## helm push build/dist's package to OCI_REGISTRY (oci://host/path; PLAIN_HTTP=1 without TLS)
 	@DIST=$(DIST) OCI_REGISTRY=$(OCI_REGISTRY) PLAIN_HTTP=$(PLAIN_HTTP) bash hack/package.sh push
 
 REGISTRY_PORT ?= 5000

@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +30,7 @@ E2E = Path(__file__).resolve().parents[1] / "e2e" / "test_publish.py"
 
 def test_the_guide_marks_the_blocks_the_tests_run() -> None:
     names = {b.name for b in blocks() if b.kind == "test"}
-    assert {"publish-local", "pull-verify", "install-oci", "registry-down"} <= names
+    assert {"publish-local", "pull-verify", "repo-pull", "install-oci", "registry-down"} <= names
     assert all(
         f'run_block("{n}"' in E2E.read_text() for n in ("publish-local", "install-oci", "registry-down")
     )
@@ -51,6 +54,16 @@ def test_every_chart_version_in_the_guide_commands_is_the_charts() -> None:
     assert named == {VERSION}, f"the guide and README install versions {named}; the chart is {VERSION}"
 
 
+def wait_for_port(port: int, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
 @pytest.mark.parametrize("helm_name", sorted(HELMS))
 def test_the_guide_publish_and_pull_blocks_run_as_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helm_name: str
@@ -70,9 +83,12 @@ def test_the_guide_publish_and_pull_blocks_run_as_written(
         "KEYRING": str(key.secring),
         "PUBRING": str(key.pubring),
     }
-    address = f"127.0.0.1:{free_port()}"
-    pulled = tmp_path / "pulled"
+    address, pages = f"127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    env["REPO_URL"] = pages  # make package writes the index for where build/dist is served
+    pulled, from_repo = tmp_path / "pulled", tmp_path / "from-repo"
     pulled.mkdir()
+    from_repo.mkdir()
+    server = None
     try:
         published = run_block("publish-local", registry=address, env=env)
         assert published.returncode == 0, f"{published.stdout}\n{published.stderr}"
@@ -81,7 +97,21 @@ def test_the_guide_publish_and_pull_blocks_run_as_written(
         assert pull.returncode == 0, pull.stderr
         assert f"Signed by: {key.uid}" in pull.stdout + pull.stderr
         assert (pulled / f"{NAME}-{VERSION}.tgz").is_file()
+
+        port = pages.rsplit(":", 1)[1]
+        serve = [sys.executable, "-m", "http.server", port, "--bind", "127.0.0.1", "--directory", env["DIST"]]
+        server = subprocess.Popen(serve, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(int(port))
+        repo = run_block("repo-pull", registry=address, env=env, cwd=from_repo, pages=pages)
+        assert repo.returncode == 0, repo.stdout + repo.stderr
+        assert f"Signed by: {key.uid}" in repo.stdout + repo.stderr
+        assert (from_repo / f"{NAME}-{VERSION}.tgz").read_bytes() == (
+            pulled / f"{NAME}-{VERSION}.tgz"
+        ).read_bytes()
     finally:
+        if server:
+            server.terminate()
+            server.wait(timeout=10)
         down = run_block("registry-down", registry=address, env=env)
     assert down.returncode == 0, down.stderr
     assert not (tmp_path / "registry").exists(), "make registry-down left the registry's data"

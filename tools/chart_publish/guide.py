@@ -17,6 +17,9 @@ GUIDE = ROOT / "docs" / "guide"
 LOCAL_REGISTRY = "127.0.0.1:5000"
 LOCAL_REPO = f"oci://{LOCAL_REGISTRY}/charts"
 PUBLIC_REPO = "oci://ghcr.io/vllm-inference/charts"
+# The static chart repository: build/dist served locally, GitHub Pages when published.
+LOCAL_PAGES = "http://127.0.0.1:8879"
+PUBLIC_PAGES = "https://vllm-inference.github.io/vllm-inference"
 _BLOCK = re.compile(r"^<!-- (test|same-as): ([\w-]+) -->\n```(?:sh|bash|console)?\n(.*?)^```", re.M | re.S)
 
 
@@ -44,20 +47,27 @@ def block_named(name: str) -> Block:
 
 def public_form(text: str) -> str:
     """A tested command as a user of the published chart types it."""
-    return text.replace(LOCAL_REPO, PUBLIC_REPO).replace(" --plain-http", "")
+    public = text.replace(LOCAL_REPO, PUBLIC_REPO).replace(LOCAL_PAGES, PUBLIC_PAGES)
+    return public.replace(" --plain-http", "")
 
 
 def run_block(
-    name: str, *, registry: str, env: dict[str, str], cwd: Path = ROOT, timeout_s: float = 600
+    name: str,
+    *,
+    registry: str,
+    env: dict[str, str],
+    cwd: Path = ROOT,
+    pages: str = LOCAL_PAGES,
+    timeout_s: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run a tested block with bash -eu (in the checkout unless `cwd`), against the test's registry
-    (`host:port`) instead of 127.0.0.1:5000."""
+    (`host:port`) instead of 127.0.0.1:5000 and its chart repository (`pages`) instead of 127.0.0.1:8879."""
+    port = LOCAL_REGISTRY.rsplit(":", 1)[1]
     text = (
         block_named(name)
         .text.replace(LOCAL_REGISTRY, registry)
-        .replace(
-            f"REGISTRY_PORT={LOCAL_REGISTRY.rsplit(':', 1)[1]}", f"REGISTRY_PORT={registry.rsplit(':', 1)[1]}"
-        )
+        .replace(f"REGISTRY_PORT={port}", f"REGISTRY_PORT={registry.rsplit(':', 1)[1]}")
+        .replace(LOCAL_PAGES, pages)
     )
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", text],
