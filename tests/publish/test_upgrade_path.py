@@ -14,7 +14,16 @@ import pytest
 import yaml
 
 from chart_harness.render import CHART_DIR, HelmFailed, Rendered, render_chart
-from chart_publish.history import Released, checkout, previous_release, released_versions, values_at
+from chart_publish.history import (
+    ROOT,
+    NoHistory,
+    Released,
+    checkout,
+    git,
+    previous_release,
+    released_versions,
+    values_at,
+)
 
 VALUES_YAML = "charts/vllm-inference/values.yaml"
 REMOVED: dict[str, dict[str, str]] = yaml.safe_load((CHART_DIR / "files" / "removed-values.yaml").read_text())
@@ -108,3 +117,10 @@ def test_the_previous_release_presets_render_with_this_chart_keeping_selectors_a
             after = render_chart(extra, values_files=[preset])
             assert kept(before), f"{preset.name}: nothing to compare"
             assert kept(after) == kept(before), f"{preset.name} {extra}: changed since {released.version}"
+
+
+def test_a_shallow_clone_fails_saying_how_to_fetch_the_history(tmp_path: Path) -> None:
+    shallow = tmp_path / "shallow"
+    git("clone", "-q", "--depth", "1", f"file://{ROOT}", str(shallow))
+    with pytest.raises(NoHistory, match="fetch-depth: 0"):
+        released_versions(root=shallow)

@@ -27,34 +27,34 @@ class Released:
     commit: str  # the chart's last commit at that version
 
 
-def git(*args: str) -> str:
-    argv = ["git", "-C", str(ROOT), *args]
+def git(*args: str, root: Path = ROOT) -> str:
+    argv = ["git", "-C", str(root), *args]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, f"git {' '.join(args)} failed:\n{out.stderr}"
     return out.stdout
 
 
-def _version_at(commit: str) -> str:
-    meta = yaml.safe_load(git("show", f"{commit}:{CHART_YAML}"))
+def _version_at(commit: str, root: Path = ROOT) -> str:
+    meta = yaml.safe_load(git("show", f"{commit}:{CHART_YAML}", root=root))
     return str(meta["version"])
 
 
-def released_versions() -> list[Released]:
+def released_versions(root: Path = ROOT) -> list[Released]:
     """Every chart version before the current one, newest first, each with its last commit."""
-    if git("rev-parse", "--is-shallow-repository").strip() == "true":
+    if git("rev-parse", "--is-shallow-repository", root=root).strip() == "true":
         raise NoHistory(
             "this clone is shallow: the chart's released versions are in git history. Fetch it "
             "(git fetch --unshallow; in GitHub Actions: actions/checkout with fetch-depth: 0)"
         )
-    commits = git("rev-list", "--first-parent", "HEAD", "--", CHART_YAML).split()
-    current = _version_at("HEAD")
+    commits = git("rev-list", "--first-parent", "HEAD", "--", CHART_YAML, root=root).split()
+    current = _version_at("HEAD", root)
     released: list[Released] = []
     seen = {current}
     for newer, older in itertools.pairwise(commits):
-        version = _version_at(older)
-        if version != _version_at(newer) and version not in seen:
+        version = _version_at(older, root)
+        if version != _version_at(newer, root) and version not in seen:
             # `older` last touched Chart.yaml at `version`; the chart kept it until `newer`'s parent.
-            released.append(Released(version, git("rev-parse", f"{newer}^1").strip()))
+            released.append(Released(version, git("rev-parse", f"{newer}^1", root=root).strip()))
             seen.add(version)
     return released
 
