@@ -11,7 +11,8 @@
 #   HELM         the helm binary (default: .tools/bin/helm, helm 4; .tools/bin/helm3 works the same)
 #   CHART_DIR    the chart (default: charts/vllm-inference); DIST (default: build/dist)
 #   REPO_URL     where $DIST will be served (the index's URLs); default: the project's GitHub Pages
-#   SIGN_KEY     a GnuPG key name (uid or fingerprint) to sign with; KEYRING its secret keyring
+#   SIGN_KEY     the GnuPG key to sign with, by its user ID or a part of it that names one key (helm matches
+#                user IDs, not fingerprints); KEYRING its secret keyring
 #                (default: ~/.gnupg/secring.gpg; export one with `gpg --export-secret-keys > FILE`)
 #   PASSPHRASE_FILE  a file holding the key's passphrase (HELM_KEY_PASSPHRASE works too); none: unprotected
 #   OCI_REGISTRY the push target, e.g. oci://ghcr.io/OWNER/charts

@@ -11,7 +11,7 @@ REPO_URL ?= https://vllm-inference.github.io/vllm-inference
 # The OCI registry to push to (oci://host[:port]/path); PLAIN_HTTP=1 for one without TLS (a local registry).
 OCI_REGISTRY ?=
 PLAIN_HTTP ?= 0
-# A GnuPG key (uid or fingerprint) to sign the package with, and the secret keyring that holds it.
+# The GnuPG key to sign with (its user ID, or a part naming one key), and the secret keyring that holds it.
 SIGN_KEY ?=
 KEYRING ?= $(HOME)/.gnupg/secring.gpg
 
