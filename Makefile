@@ -33,7 +33,7 @@ help: ## Show this help
 
 # Two tool tiers: lint and unit need only `tools`; the cluster tier (cluster-up, e2e, demo) adds
 # `tools-cluster`, the one that builds Kubernetes.
-tools: ## Lint/unit toolchain: .venv, helm 4 and 3, ct, CRDs, shellcheck (version-keyed cache; no Kubernetes build)
+tools: ## Lint/unit toolchain: .venv, helm 4 and 3, ct, CRDs, shellcheck, local OCI registry + gnupg (version-keyed cache; no Kubernetes build)
 	@bash hack/install-tools.sh
 
 tools-cluster: tools ## Cluster toolchain: Debian packages, Kubernetes, etcd, kwok, CoreDNS, kubectl, images

@@ -2,13 +2,16 @@
 # Installs the Debian packages a tier needs, from apt only:
 #   lint     shellcheck (the version pinned in hack/versions.env; `make lint` runs it over every script)
 #   cluster  the local cluster's container runtime, CNI, netfilter tools and registry-free image tools
+#   publish  the local OCI registry the chart is pushed to in tests (docker-registry, the CNCF distribution
+#            registry) and GnuPG for the chart's provenance files (helm package --sign)
 # Idempotent: does nothing when every package is already installed; otherwise one `apt-get update` and one
 # `apt-get install`. Daemons are never started by the package scripts (policy-rc.d refuses); cluster-up starts
 # its own instances with their own config and state.
-# Usage: install-packages.sh lint|cluster ...
+# Usage: install-packages.sh lint|cluster|publish ...
 set -euo pipefail
 
 LINT=(shellcheck)
+PUBLISH=(docker-registry gnupg)
 CLUSTER=(
   containerd runc containernetworking-plugins iptables conntrack # the worker node
   umoci catatonit debootstrap                                    # registry-free images
@@ -20,12 +23,13 @@ log() { printf '[install-packages] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 packages=()
-(($# > 0)) || die "name a tier: lint, cluster"
+(($# > 0)) || die "name a tier: lint, cluster, publish"
 for tier in "$@"; do
   case $tier in
     lint) packages+=("${LINT[@]}") ;;
     cluster) packages+=("${CLUSTER[@]}") ;;
-    *) die "unknown tier '$tier' (tiers: lint, cluster)" ;;
+    publish) packages+=("${PUBLISH[@]}") ;;
+    *) die "unknown tier '$tier' (tiers: lint, cluster, publish)" ;;
   esac
 done
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs a tier's toolchain from package registries only (Go module proxy, PyPI, Debian apt). Each tool is
 # built once into a version-keyed cache outside the repo and linked into .tools/bin/.
-#   install-tools.sh [python helm ct crds shellcheck promtool]  the lint and unit tier (default: all six); no
-#                                                       Kubernetes build
+#   install-tools.sh [python helm ct crds shellcheck promtool publish actionlint]  the lint and unit tier
+#                                                       (default: all eight); no Kubernetes build
 #   install-tools.sh cluster                            the cluster tier: Debian packages, Kubernetes, etcd,
 #                                                       kwok, CoreDNS, kubectl, images (hack/cluster/)
 # Idempotent: a second run finds the cache and only refreshes links.
@@ -64,6 +64,12 @@ install_ct() {
   install -m 0644 "$src/etc/chart_schema.yaml" "$src/etc/lintconf.yaml" "$SHARE/ct/"
 }
 
+# actionlint for the GitHub workflows (it runs shellcheck, from .tools/bin, over their `run:` scripts).
+install_actionlint() {
+  go_tool actionlint github.com/rhysd/actionlint "$ACTIONLINT_VERSION" cmd/actionlint \
+    "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
+}
+
 # promtool from the Prometheus Go module (its `v0.3MM.P` module versions are Prometheus 3.MM.P): `make unit`
 # unit-tests the chart's alerts with `promtool test rules`.
 install_promtool() {
@@ -96,6 +102,11 @@ install_shellcheck() {
   ln -sfn /usr/bin/shellcheck "$BIN/shellcheck"
 }
 
+# The local OCI registry (Debian docker-registry) and GnuPG the publish tests push to and sign with.
+install_publish() {
+  bash "$ROOT/hack/install-packages.sh" publish
+}
+
 # The cluster tier. kubectl comes from the same `go build` as the local cluster's Kubernetes binaries
 # (k8s.io/kubernetes at KUBERNETES_VERSION), so the client matches the cluster; the images install the
 # products from this checkout with the venv's pip.
@@ -124,9 +135,9 @@ install_python() {
 
 main() {
   command -v go >/dev/null || die "go is required (Go module proxy builds)"
-  local what=("$@") w; [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds shellcheck promtool)
+  local what=("$@") w; [[ ${#what[@]} -gt 0 ]] || what=(python helm ct crds shellcheck promtool publish actionlint)
   for w in "${what[@]}"; do
-    [[ $(type -t "install_$w") == function ]] || die "unknown tool '$w' (python helm ct crds shellcheck promtool, or cluster)"
+    [[ $(type -t "install_$w") == function ]] || die "unknown tool '$w' (python helm ct crds shellcheck promtool publish actionlint, or cluster)"
   done
   for w in "${what[@]}"; do "install_$w"; done
   log "ok: $(find "$BIN" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' ')"
