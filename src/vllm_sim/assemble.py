@@ -5,6 +5,8 @@ and the request handlers' shared state. Shared by `vllm-sim serve` (which puts H
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,6 +19,16 @@ from vllm_sim.metrics import Metrics
 from vllm_sim.runner import AsyncEngine
 from vllm_sim.serve_plan import SimEnv
 from vllm_sim.tokenizer import Tokenizer
+
+
+def configure_logging() -> None:
+    """vLLM's log line on stdout, as `vllm serve` and `vllm run-batch` print it."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(levelname)s %(asctime)s [vllm-sim] %(message)s",
+        datefmt="%m-%d %H:%M:%S",
+        stream=sys.stdout,
+    )
 
 
 @dataclass

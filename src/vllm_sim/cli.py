@@ -25,15 +25,13 @@ from vllm_model.memory import MemoryPlan
 from vllm_sim import VLLM_VERSION, replay_cli, run_batch, runtime_env
 from vllm_sim.api import build_app
 from vllm_sim.args import parse_serve_args
-from vllm_sim.assemble import assemble
+from vllm_sim.assemble import assemble, configure_logging
 from vllm_sim.control import add_control_routes
 from vllm_sim.serve_plan import (
     SimEnv,
     StartupError,
-    model_from_args,
-    plan_from_args,
-    read_env,
-    tokenizer_for,
+    start_up,
+    startup_failed,
 )
 from vllm_sim.tokenizer import Tokenizer
 from vllm_sim.tokens import CHARS_PER_TOKEN
@@ -146,23 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # The real server imports torch before it parses a flag: a pod it would crash on crashes here too.
     runtime_env.check()
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(levelname)s %(asctime)s [vllm-sim] %(message)s",
-        datefmt="%m-%d %H:%M:%S",
-        stream=sys.stdout,
-    )
+    configure_logging()
     args = parse_serve_args(argv[1:])
     env = os.environ
+    log.info("vLLM API server version %s (vllm-sim)", VLLM_VERSION)
     try:
-        sim_env = read_env(env)
-        log.info("vLLM API server version %s (vllm-sim)", VLLM_VERSION)
-        model = model_from_args(args)
-        plan = plan_from_args(args, model, sim_env)
-        tokenizer = tokenizer_for(model)
+        started = start_up(args, env)
     except StartupError as err:
-        print(f"ERROR [vllm-sim] EngineCore failed to start.\n{err.kind}: {err}", file=sys.stderr, flush=True)
-        return 1
+        return startup_failed(err)
+    sim_env, model, plan, tokenizer = started.sim_env, started.model, started.plan, started.tokenizer
     _log_plan(plan, sim_env.gpu)
     log.info(
         "Tokenizer: %s",

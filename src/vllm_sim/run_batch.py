@@ -39,8 +39,8 @@ from typing import IO, Any
 from vllm_sim import VLLM_VERSION, runtime_env
 from vllm_sim.api import ApiError, SimServer, embedding_response, generation_response
 from vllm_sim.args import parse_serve_args
-from vllm_sim.assemble import assemble
-from vllm_sim.serve_plan import StartupError, model_from_args, plan_from_args, read_env, tokenizer_for
+from vllm_sim.assemble import assemble, configure_logging
+from vllm_sim.serve_plan import StartupError, start_up, startup_failed
 
 PROG = "vllm run-batch"
 FLUSH_EVERY = 100  # vLLM's OrderedStreamingWriter flushes its file every 100 written lines
@@ -238,17 +238,14 @@ async def run_batch(sim: SimServer, input_file: str, out: IO[str], max_in_flight
 async def _main(own: argparse.Namespace, args: argparse.Namespace) -> int:
     env = os.environ
     try:
-        sim_env = read_env(env)
-        model = model_from_args(args)
-        plan = plan_from_args(args, model, sim_env)
-        tokenizer = tokenizer_for(model)
+        started = start_up(args, env)
     except StartupError as err:
-        print(f"ERROR [vllm-sim] EngineCore failed to start.\n{err.kind}: {err}", file=sys.stderr, flush=True)
-        return 1
-    if sim_env.load_seconds:
-        log.info("Loading model weights (simulated: %.1f s)", sim_env.load_seconds)
-        await asyncio.sleep(sim_env.load_seconds)
-    built = assemble(args, model, plan, sim_env, env, tokenizer)
+        return startup_failed(err)
+    if started.sim_env.load_seconds:
+        log.info("Loading model weights (simulated: %.1f s)", started.sim_env.load_seconds)
+        await asyncio.sleep(started.sim_env.load_seconds)
+    plan = started.plan
+    built = assemble(args, started.model, plan, started.sim_env, env, started.tokenizer)
     built.runner.start()
     try:
         # vLLM opens the output for writing before it reads the first line.
@@ -269,12 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # The real runner imports torch before it parses a flag: a pod it would crash on crashes here too.
     runtime_env.check()
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(levelname)s %(asctime)s [vllm-sim] %(message)s",
-        datefmt="%m-%d %H:%M:%S",
-        stream=sys.stdout,
-    )
+    configure_logging()
     parser = _parser()
     own, rest = parser.parse_known_args(argv)
     server_only = [a for a in rest if a.split("=", 1)[0].replace("_", "-") in SERVER_ONLY_FLAGS]

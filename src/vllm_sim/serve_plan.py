@@ -5,6 +5,7 @@ or the error vLLM would stop with. Shared by `vllm-sim serve` (vllm_sim.cli), `v
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -95,6 +96,30 @@ def read_env(env: Mapping[str, str]) -> SimEnv:
         gpu_count=_gpu_count(env),
         allow_long_max_model_len=env.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "").lower() in ("1", "true"),
     )
+
+
+@dataclass
+class Startup:
+    """What a start of `vllm serve` / `vllm run-batch` resolved: the environment, model, plan, tokenizer."""
+
+    sim_env: SimEnv
+    model: ModelSpec
+    plan: MemoryPlan
+    tokenizer: Tokenizer | None
+
+
+def start_up(args: argparse.Namespace, env: Mapping[str, str]) -> Startup:
+    """vLLM's start in order (environment, model, memory plan, tokenizer); StartupError where it fails."""
+    sim_env = read_env(env)
+    model = model_from_args(args)
+    plan = plan_from_args(args, model, sim_env)
+    return Startup(sim_env, model, plan, tokenizer_for(model))
+
+
+def startup_failed(err: StartupError) -> int:
+    """Print vLLM's engine start failure; the exit status it ends with."""
+    print(f"ERROR [vllm-sim] EngineCore failed to start.\n{err.kind}: {err}", file=sys.stderr, flush=True)
+    return 1
 
 
 def model_from_args(args: argparse.Namespace, hf_config: str | None = None) -> ModelSpec:

@@ -18,8 +18,7 @@ from chart_harness.objects import gpu_containers
 from chart_harness.render import render_chart
 from vllm_model.catalog import resolve_model
 from vllm_sim.args import parse_serve_args
-from vllm_sim.cli import read_env
-from vllm_sim.serve_plan import plan_from_args
+from vllm_sim.serve_plan import plan_from_args, read_env
 
 
 def _vllm_container(preset: Path) -> tuple[list[str], int]:
