@@ -838,7 +838,7 @@ def test_model_name_null_gets_the_charts_message_not_a_template_error() -> None:
         assert "error calling" not in run.stderr and "nil pointer" not in run.stderr
 
 
-def test_the_chart_refuses_bad_batch_values_even_when_schema_validation_is_skipped() -> None:
+def test_bad_batch_values_are_refused_without_the_schema() -> None:
     sets = [
         "pools.onDemand.enabled=false",
         "capacityType.provider=gke",

@@ -376,8 +376,8 @@ MUTATIONS = [
     Mutation(
         "monitoring-checks-not-collected",
         "templates/_validate.tpl",
-        ' "monitoring" }}',
-        " }}",
+        ' "monitoring" "batch" }}',
+        ' "batch" }}',
         # the schema refuses a percentage first: the chart's own monitoring checks matter without it
         T + "test_bad_inputs.py::test_the_chart_refuses_mode_typos_even_when_schema_validation_is_skipped",
     ),
@@ -752,6 +752,13 @@ MUTATIONS = [
         '(has ".." (splitList "/" (toString $path)))',
         "false",
         BAD,
+    ),
+    Mutation(
+        "batch-checks-not-collected",
+        "templates/_validate.tpl",
+        ' "monitoring" "batch" }}',
+        ' "monitoring" }}',
+        T + "test_bad_inputs.py::test_bad_batch_values_are_refused_without_the_schema",
     ),
     Mutation(
         "batch-cron-runs-share-one-output",
