@@ -3,8 +3,8 @@
 LINT_TARGETS += lint-python lint-types
 
 lint-python: ## ruff over src/, tools/, benchmarks/ and tests/
-	@ruff check src tools benchmarks tests charts/vllm-inference/files/tests
-	@ruff format --check src tools benchmarks tests charts/vllm-inference/files/tests
+	@ruff check src tools benchmarks tests charts/vllm-inference/files/tests charts/vllm-inference/files/batch
+	@ruff format --check src tools benchmarks tests charts/vllm-inference/files/tests charts/vllm-inference/files/batch
 
 lint-types: ## mypy --strict over the products (src/; settings in pyproject.toml [tool.mypy])
 	@mypy

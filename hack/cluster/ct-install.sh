@@ -7,7 +7,8 @@
 # simulator's settings (tests/e2e/values/ct-sim.yaml: image, pull policy, small resources, GKE node pools,
 # the real nodes) in a copy of the chart whose ci/ holds those merged files: what a file sets wins. Files left
 # out need what such a cluster lacks: another provider's node labels (provider-aks/eks/labels, spot:
-# karpenter), existing Secrets or claims (auth-existing, cache-existing, keda-auth), a ReadWriteMany storage
+# karpenter), existing Secrets or claims (auth-existing, cache-existing, keda-auth, batch: tests/e2e/test_batch.py
+# binds one and runs it; batch-cron: an Azure Files CSI volume), a ReadWriteMany storage
 # class (cache-pvc), a RuntimeClass (runtime-class), an image digest (image-digest), 8 GPUs on a node (tp8),
 # LoRA adapter files (lora), KEDA itself to scale from zero (keda-scale-to-zero).
 # Usage: ct-install.sh [CI_FILE_NAME...]   (default: every file below)

@@ -34,16 +34,13 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.message, self.err_type, self.param = status, message, err_type, param
 
+    def body(self) -> dict[str, Any]:
+        """vLLM's ErrorResponse."""
+        error = {"message": self.message, "type": self.err_type, "param": self.param, "code": self.status}
+        return {"error": error}
+
     def response(self) -> web.Response:
-        body = {
-            "error": {
-                "message": self.message,
-                "type": self.err_type,
-                "param": self.param,
-                "code": self.status,
-            }
-        }
-        return web.json_response(body, status=self.status)
+        return web.json_response(self.body(), status=self.status)
 
 
 @dataclass
@@ -330,15 +327,16 @@ async def _stream(
     return resp
 
 
-async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
-    sim = _server(request)
-    body = await _json_body(request)
+def _prepare_generation(sim: SimServer, body: dict[str, Any], chat: bool) -> tuple[str, Request]:
     name = _check_model(sim, body, "Chat Completions" if chat else "Completions", pooling=False)
     text = _chat_text(body.get("messages")) if chat else _prompt_text(body.get("prompt"))
-    req = _build_request(sim, body, text, "chatcmpl" if chat else "cmpl", chat)
-    if body.get("stream"):
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return await _stream(request, sim, req, name, chat, include_usage)
+    return name, _build_request(sim, body, text, "chatcmpl" if chat else "cmpl", chat)
+
+
+async def generation_response(sim: SimServer, body: dict[str, Any], chat: bool) -> dict[str, Any]:
+    """A whole (non-streamed) completion or chat completion of `body`, run through the engine; raises
+    ApiError where vLLM answers an error."""
+    name, req = _prepare_generation(sim, body, chat)
     await _submit_delay(sim)
     await sim.runner.run_to_end(req)
     created = int(time.time())
@@ -360,16 +358,24 @@ async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
             "stop_reason": None,
         }
         obj = "text_completion"
-    return web.json_response(
-        {
-            "id": req.request_id,
-            "object": obj,
-            "created": created,
-            "model": name,
-            "choices": [choice],
-            "usage": _usage(req),
-        }
-    )
+    return {
+        "id": req.request_id,
+        "object": obj,
+        "created": created,
+        "model": name,
+        "choices": [choice],
+        "usage": _usage(req),
+    }
+
+
+async def _generate(request: web.Request, chat: bool) -> web.StreamResponse:
+    sim = _server(request)
+    body = await _json_body(request)
+    if body.get("stream"):
+        name, req = _prepare_generation(sim, body, chat)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return await _stream(request, sim, req, name, chat, include_usage)
+    return web.json_response(await generation_response(sim, body, chat))
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
@@ -380,9 +386,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await _generate(request, chat=True)
 
 
-async def embeddings(request: web.Request) -> web.Response:
-    sim = _server(request)
-    body = await _json_body(request)
+async def embedding_response(sim: SimServer, body: dict[str, Any]) -> dict[str, Any]:
+    """The embeddings of `body`'s inputs, run through the engine; raises ApiError where vLLM answers an
+    error."""
     name = _check_model(sim, body, "Embeddings", pooling=True)
     raw = body.get("input")
     inputs = (
@@ -409,16 +415,19 @@ async def embeddings(request: web.Request) -> web.Response:
         value: Any = base64.b64encode(array.array("f", vec).tobytes()).decode() if b64 else vec
         data.append({"index": i, "object": "embedding", "embedding": value})
     tokens = sum(r.prompt_len for r in reqs)
-    return web.json_response(
-        {
-            "id": sim.next_id("embd"),
-            "object": "list",
-            "created": int(time.time()),
-            "model": name,
-            "data": data,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens, "completion_tokens": 0},
-        }
-    )
+    return {
+        "id": sim.next_id("embd"),
+        "object": "list",
+        "created": int(time.time()),
+        "model": name,
+        "data": data,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens, "completion_tokens": 0},
+    }
+
+
+async def embeddings(request: web.Request) -> web.Response:
+    sim = _server(request)
+    return web.json_response(await embedding_response(sim, await _json_body(request)))
 
 
 # -- service endpoints -----------------------------------------------------------------------------------

@@ -71,9 +71,9 @@ def _lora_modules(value: str) -> dict[str, str]:
     return entry
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog=PROG, allow_abbrev=False, description="vLLM OpenAI-compatible server (simulated)"
+        prog=prog, allow_abbrev=False, description="vLLM OpenAI-compatible server (simulated)"
     )
     bool_opt = argparse.BooleanOptionalAction
     p.add_argument("model_tag", nargs="?", help="The model tag to serve (optional if specified in config)")
@@ -155,9 +155,10 @@ def _config_file_args(path: str, given: set[str]) -> list[str]:
     return out
 
 
-def parse_serve_args(argv: Sequence[str]) -> argparse.Namespace:
-    """Parse `vllm serve` arguments (without the `serve` word). Exits 2 on a bad flag, like argparse."""
-    parser = build_parser()
+def parse_serve_args(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
+    """Parse `vllm serve` arguments (without the `serve` word). Exits 2 on a bad flag, like argparse, with
+    `prog` naming the command in the message (`vllm run-batch` takes the same engine flags)."""
+    parser = build_parser(prog)
     argv = _normalise(argv)
     if "--config" in argv:
         idx = argv.index("--config")

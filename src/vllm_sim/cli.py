@@ -1,5 +1,6 @@
-"""`vllm-sim serve MODEL [flags]` (also reachable as `vllm serve ...` through a `vllm` link), and
-`vllm-sim replay` (vllm_sim.replay_cli: the same engine in virtual time).
+"""`vllm-sim serve MODEL [flags]` (also reachable as `vllm serve ...` through a `vllm` link),
+`vllm-sim run-batch` (vllm_sim.run_batch: vLLM's offline batch runner) and `vllm-sim replay`
+(vllm_sim.replay_cli: the same engine in virtual time).
 
 Startup mirrors vLLM: parse flags (exit 2 on a bad one), resolve the model, check the memory plan
 against the simulated GPU (exit 1 with vLLM's error where vLLM would fail), "load" the model for
@@ -19,80 +20,24 @@ from typing import Any
 
 from aiohttp import web
 
-from vllm_model.catalog import (
-    DEFAULT_GPU,
-    GIB,
-    GpuSpec,
-    ModelSpec,
-    UnknownGpuError,
-    get_gpu,
-)
+from vllm_model.catalog import GIB, GpuSpec, ModelSpec
 from vllm_model.memory import MemoryPlan
-from vllm_model.timing import TimingModel
-from vllm_sim import VLLM_VERSION, replay_cli, runtime_env
-from vllm_sim.api import SimServer, build_app
+from vllm_sim import VLLM_VERSION, replay_cli, run_batch, runtime_env
+from vllm_sim.api import build_app
 from vllm_sim.args import parse_serve_args
+from vllm_sim.assemble import assemble, configure_logging
 from vllm_sim.control import add_control_routes
-from vllm_sim.engine import Engine, EngineConfig
-from vllm_sim.metrics import Metrics
-from vllm_sim.runner import AsyncEngine
-from vllm_sim.serve_plan import SimEnv, StartupError, model_from_args, plan_from_args, tokenizer_for
+from vllm_sim.serve_plan import (
+    SimEnv,
+    StartupError,
+    start_up,
+    startup_failed,
+)
 from vllm_sim.tokenizer import Tokenizer
 from vllm_sim.tokens import CHARS_PER_TOKEN
 
 log = logging.getLogger("vllm_sim")
-TOP_USAGE = "usage: vllm [-h] [-v] {serve,replay} ..."
-
-
-def _env_float(env: Mapping[str, str], name: str, default: float, minimum: float, strict: bool) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not value >= minimum or (strict and value == minimum):
-        bound = f"greater than {minimum}" if strict else f"at least {minimum}"
-        raise StartupError("ValueError", f"{name} must be a number {bound}, got {raw!r}")
-    return value
-
-
-def _gpu_count(env: Mapping[str, str]) -> int | None:
-    if env.get("VLLM_SIM_GPU_COUNT"):
-        return int(env["VLLM_SIM_GPU_COUNT"])
-    for var in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
-        value = env.get(var)
-        if value is None or value.strip().lower() in ("", "all"):
-            continue
-        if value.strip().lower() in ("void", "none"):
-            return 0
-        return len([d for d in value.split(",") if d.strip()])
-    return None
-
-
-def read_env(env: Mapping[str, str]) -> SimEnv:
-    """The simulator's knobs, plus the vLLM environment checks that make real vLLM crash."""
-    port = env.get("VLLM_PORT")
-    if port and "://" in port:
-        # A Kubernetes Service named `vllm` injects VLLM_PORT=tcp://...; vLLM refuses it.
-        raise StartupError(
-            "ValueError",
-            f"VLLM_PORT '{port}' appears to be a URI. This may be caused by a Kubernetes service discovery "
-            "issue, check the warning in: https://docs.vllm.ai/en/stable/serving/env_vars.html",
-        )
-    try:
-        gpu = get_gpu(env.get("VLLM_SIM_GPU") or DEFAULT_GPU)
-    except UnknownGpuError as exc:
-        raise StartupError("ValueError", f"VLLM_SIM_GPU: {exc}") from exc
-    return SimEnv(
-        gpu=gpu,
-        time_scale=_env_float(env, "VLLM_SIM_TIME_SCALE", 1.0, 0.0, strict=True),
-        load_seconds=_env_float(env, "VLLM_SIM_LOAD_SECONDS", 0.0, 0.0, strict=False),
-        control=env.get("VLLM_SIM_CONTROL") == "1",
-        gpu_count=_gpu_count(env),
-        allow_long_max_model_len=env.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "").lower() in ("1", "true"),
-    )
+TOP_USAGE = "usage: vllm [-h] [-v] {serve,run-batch,replay} ..."
 
 
 def _log_plan(plan: MemoryPlan, gpu: GpuSpec) -> None:
@@ -132,51 +77,8 @@ async def serve(
             return 0
         with_timeout.cancel()
 
-    timing = TimingModel.build(model, sim_env.gpu, plan)
-    enable_caching = args.enable_prefix_caching is not False
-    engine = Engine(
-        EngineConfig.from_plan(
-            plan,
-            timing,
-            enable_prefix_caching=enable_caching,
-            enable_chunked_prefill=args.enable_chunked_prefill is not False,
-        )
-    )
-    runner = AsyncEngine(engine, sim_env.time_scale)
-    served = args.served_model_name or [args.model]
-    api_keys = set(args.api_key or ([env["VLLM_API_KEY"]] if env.get("VLLM_API_KEY") else []))
-    holder: dict[str, SimServer] = {}
-    metrics = Metrics(
-        served[0],
-        plan.max_model_len,
-        running=lambda: holder["sim"].running_count(),
-        waiting=lambda: holder["sim"].waiting_count(),
-        kv_usage=lambda: holder["sim"].kv_usage(),
-        draining=lambda: float(holder["sim"].draining),
-        cache_info={
-            "block_size": str(plan.block_size),
-            "cache_dtype": plan.kv_cache_dtype,
-            "enable_prefix_caching": str(enable_caching),
-            "gpu_memory_utilization": str(plan.gpu_memory_utilization),
-            "num_gpu_blocks": str(plan.num_blocks),
-        },
-    )
-    engine.observer = metrics
-    sim = SimServer(
-        model=model,
-        served_names=served,
-        max_model_len=plan.max_model_len,
-        runner=runner,
-        metrics=metrics,
-        block_size=plan.block_size,
-        kv_capacity=plan.kv_tokens or None,
-        tokenizer=tokenizer,
-        api_seconds=timing.api_seconds * sim_env.time_scale,
-        seed=args.seed,
-        api_keys=api_keys,
-        lora_names=[m["name"] for m in args.lora_modules or []],
-    )
-    holder["sim"] = sim
+    built = assemble(args, model, plan, sim_env, env, tokenizer)
+    engine, runner, sim = built.engine, built.runner, built.sim
     app = build_app(
         sim, runtime_lora=env.get("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "").lower() in ("1", "true")
     )
@@ -225,37 +127,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(
             f"{TOP_USAGE}\n\nvLLM CLI (simulated by vllm-sim). Subcommands: serve (the OpenAI-compatible "
-            "server), replay (a workload on the same engine in virtual time, no HTTP; vllm-sim only)"
+            "server), run-batch (an OpenAI batch file through the same engine), replay (a workload on the "
+            "same engine in virtual time, no HTTP; vllm-sim only)"
         )
         return 0 if argv else 2
     if argv[0] == "replay":
         return replay_cli.main(argv[1:])
+    if argv[0] == "run-batch":
+        return run_batch.main(argv[1:])
     if argv[0] != "serve":
         print(
             f"{TOP_USAGE}\nvllm: error: argument subparser: invalid choice: '{argv[0]}' "
-            "(choose from 'serve', 'replay')",
+            "(choose from 'serve', 'run-batch', 'replay')",
             file=sys.stderr,
         )
         return 2
     # The real server imports torch before it parses a flag: a pod it would crash on crashes here too.
     runtime_env.check()
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(levelname)s %(asctime)s [vllm-sim] %(message)s",
-        datefmt="%m-%d %H:%M:%S",
-        stream=sys.stdout,
-    )
+    configure_logging()
     args = parse_serve_args(argv[1:])
     env = os.environ
+    log.info("vLLM API server version %s (vllm-sim)", VLLM_VERSION)
     try:
-        sim_env = read_env(env)
-        log.info("vLLM API server version %s (vllm-sim)", VLLM_VERSION)
-        model = model_from_args(args)
-        plan = plan_from_args(args, model, sim_env)
-        tokenizer = tokenizer_for(model)
+        started = start_up(args, env)
     except StartupError as err:
-        print(f"ERROR [vllm-sim] EngineCore failed to start.\n{err.kind}: {err}", file=sys.stderr, flush=True)
-        return 1
+        return startup_failed(err)
+    sim_env, model, plan, tokenizer = started.sim_env, started.model, started.plan, started.tokenizer
     _log_plan(plan, sim_env.gpu)
     log.info(
         "Tokenizer: %s",

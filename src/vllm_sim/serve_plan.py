@@ -1,12 +1,24 @@
 """What `vllm serve`'s flags resolve to before the server starts: the model, the memory plan, the tokenizer,
-or the error vLLM would stop with. Shared by `vllm-sim serve` (vllm_sim.cli) and `vllm-sim replay`."""
+or the error vLLM would stop with. Shared by `vllm-sim serve` (vllm_sim.cli), `vllm-sim replay` and
+`vllm-sim run-batch`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from vllm_model.catalog import GpuSpec, ModelSpec, UnknownModelError, load_hf_config, resolve_model
+from vllm_model.catalog import (
+    DEFAULT_GPU,
+    GpuSpec,
+    ModelSpec,
+    UnknownGpuError,
+    UnknownModelError,
+    get_gpu,
+    load_hf_config,
+    resolve_model,
+)
 from vllm_model.memory import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_GPU_MEMORY_UTILIZATION,
@@ -33,6 +45,81 @@ class SimEnv:
     control: bool
     gpu_count: int | None
     allow_long_max_model_len: bool = False
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float, minimum: float, strict: bool) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= minimum or (strict and value == minimum):
+        bound = f"greater than {minimum}" if strict else f"at least {minimum}"
+        raise StartupError("ValueError", f"{name} must be a number {bound}, got {raw!r}")
+    return value
+
+
+def _gpu_count(env: Mapping[str, str]) -> int | None:
+    if env.get("VLLM_SIM_GPU_COUNT"):
+        return int(env["VLLM_SIM_GPU_COUNT"])
+    for var in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
+        value = env.get(var)
+        if value is None or value.strip().lower() in ("", "all"):
+            continue
+        if value.strip().lower() in ("void", "none"):
+            return 0
+        return len([d for d in value.split(",") if d.strip()])
+    return None
+
+
+def read_env(env: Mapping[str, str]) -> SimEnv:
+    """The simulator's knobs, plus the vLLM environment checks that make real vLLM crash."""
+    port = env.get("VLLM_PORT")
+    if port and "://" in port:
+        # A Kubernetes Service named `vllm` injects VLLM_PORT=tcp://...; vLLM refuses it.
+        raise StartupError(
+            "ValueError",
+            f"VLLM_PORT '{port}' appears to be a URI. This may be caused by a Kubernetes service discovery "
+            "issue, check the warning in: https://docs.vllm.ai/en/stable/serving/env_vars.html",
+        )
+    try:
+        gpu = get_gpu(env.get("VLLM_SIM_GPU") or DEFAULT_GPU)
+    except UnknownGpuError as exc:
+        raise StartupError("ValueError", f"VLLM_SIM_GPU: {exc}") from exc
+    return SimEnv(
+        gpu=gpu,
+        time_scale=_env_float(env, "VLLM_SIM_TIME_SCALE", 1.0, 0.0, strict=True),
+        load_seconds=_env_float(env, "VLLM_SIM_LOAD_SECONDS", 0.0, 0.0, strict=False),
+        control=env.get("VLLM_SIM_CONTROL") == "1",
+        gpu_count=_gpu_count(env),
+        allow_long_max_model_len=env.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "").lower() in ("1", "true"),
+    )
+
+
+@dataclass
+class Startup:
+    """What a start of `vllm serve` / `vllm run-batch` resolved: the environment, model, plan, tokenizer."""
+
+    sim_env: SimEnv
+    model: ModelSpec
+    plan: MemoryPlan
+    tokenizer: Tokenizer | None
+
+
+def start_up(args: argparse.Namespace, env: Mapping[str, str]) -> Startup:
+    """vLLM's start in order (environment, model, memory plan, tokenizer); StartupError where it fails."""
+    sim_env = read_env(env)
+    model = model_from_args(args)
+    plan = plan_from_args(args, model, sim_env)
+    return Startup(sim_env, model, plan, tokenizer_for(model))
+
+
+def startup_failed(err: StartupError) -> int:
+    """Print vLLM's engine start failure; the exit status it ends with."""
+    print(f"ERROR [vllm-sim] EngineCore failed to start.\n{err.kind}: {err}", file=sys.stderr, flush=True)
+    return 1
 
 
 def model_from_args(args: argparse.Namespace, hf_config: str | None = None) -> ModelSpec:

@@ -42,6 +42,17 @@ def trigger(name: str, **fields: Any) -> Values:
     return _merge(AUTOSCALED, {"autoscaling": {"triggers": {name: fields}}})
 
 
+BATCH: Values = {
+    "pools": {"onDemand": {"enabled": False}, "spot": {"enabled": False}},
+    "capacityType": {"provider": "gke"},
+    "batch": {"enabled": True, "data": {"existingClaim": "batch-data"}},
+}
+
+
+def batch(**fields: Any) -> Values:
+    return _merge(BATCH, {"batch": fields})
+
+
 KV_THRESHOLD = "autoscaling.triggers.kvCacheUsage.threshold"
 KV_QUERY = "autoscaling.triggers.kvCacheUsage.query"
 MISTRAL_T4 = {
@@ -653,6 +664,42 @@ CASES: list[tuple[str, Values, list[str]]] = [
         {"monitoring": {"kubeStateMetrics": {"matchers": "job=ksm"}}},
         ["monitoring.kubeStateMetrics.matchers"],
     ),
+    # Batch mode.
+    (
+        "batch-next-to-a-serving-pool",
+        _merge(BATCH, {"pools": {"spot": {"enabled": True}}}),
+        ["batch.enabled", "pools.spot.enabled"],
+    ),
+    ("batch-without-data", batch(data={"existingClaim": ""}), ["batch.data"]),
+    (
+        "batch-data-claim-and-volume",
+        batch(data={"volume": {"nfs": {"server": "x", "path": "/b"}}}),
+        ["batch.data"],
+    ),
+    ("batch-input-absolute", batch(input={"path": "/etc/passwd"}), ["batch.input.path"]),
+    ("batch-output-escapes-the-volume", batch(output={"dir": "out/../../x"}), ["batch.output.dir"]),
+    ("batch-parallelism-over-shards", batch(shards=2, parallelism=3), ["batch.parallelism"]),
+    ("batch-zero-shards", batch(shards=0), ["batch.shards"]),
+    ("batch-fails-on-a-signal", batch(failJobExitCodes=[2, 143]), ["batch.failJobExitCodes.1"]),
+    (
+        "batch-cron-concurrency-allow",
+        batch(schedule="0 2 * * *", concurrencyPolicy="Allow"),
+        ["batch.concurrencyPolicy"],
+    ),
+    ("batch-pool-unknown", batch(pool="gpu"), ["batch.pool"]),
+    ("batch-key-typo", batch(shard=4), ["batch.shard"]),
+    ("batch-autoscaled", _merge(BATCH, {"autoscaling": {"mode": "keda"}}), ["autoscaling.mode"]),
+    ("batch-behind-an-ingress", _merge(BATCH, {"ingress": {"enabled": True}}), ["ingress.enabled"]),
+    (
+        "batch-on-spot-without-a-provider",
+        _merge(BATCH, {"capacityType": {"provider": "none"}}),
+        ["batch.pool", "capacityType.provider"],
+    ),
+    (
+        "batch-with-lora-adapters",
+        _merge(BATCH, {"vllm": {"lora": {"enabled": True, "adapters": [{"name": "a", "path": "/a"}]}}}),
+        ["vllm.lora.adapters"],
+    ),
 ]
 
 
@@ -789,3 +836,21 @@ def test_model_name_null_gets_the_charts_message_not_a_template_error() -> None:
         assert run.returncode != 0
         assert "model.name is empty: name the Hugging Face model id" in run.stderr, run.stderr
         assert "error calling" not in run.stderr and "nil pointer" not in run.stderr
+
+
+def test_bad_batch_values_are_refused_without_the_schema() -> None:
+    sets = [
+        "pools.onDemand.enabled=false",
+        "capacityType.provider=gke",
+        "batch.enabled=true",
+        "batch.data.existingClaim=batch-data",
+        "batch.input.path=/abs.jsonl",
+        "batch.failJobExitCodes={2,137}",
+        "batch.shards=2",
+        "batch.parallelism=5",
+    ]
+    run = _helm_template("--skip-schema-validation", *[a for s in sets for a in ("--set", s)])
+    assert run.returncode != 0
+    for key in ("batch.input.path", "batch.failJobExitCodes has 137", "batch.parallelism is 5"):
+        assert key in run.stderr, run.stderr
+    assert "3 problem(s)" in run.stderr

@@ -104,6 +104,20 @@ TOGGLES = [
         lambda v: int(bool(dig(v, "huggingface.token")) and not dig(v, "huggingface.existingSecret")),
     ),
     Toggle("serviceaccount", _kind("ServiceAccount"), lambda v: int(bool(dig(v, "serviceAccount.create")))),
+    Toggle("service", _kind("Service"), lambda v: int(not dig(v, "batch.enabled"))),
+    Toggle(
+        "batch-job",
+        _kind("Job"),
+        lambda v: int(bool(dig(v, "batch.enabled")) and not dig(v, "batch.schedule")),
+    ),
+    Toggle(
+        "batch-cronjob",
+        _kind("CronJob"),
+        lambda v: int(bool(dig(v, "batch.enabled") and dig(v, "batch.schedule"))),
+    ),
+    Toggle(
+        "batch-wrapper-configmap", _named("ConfigMap", "-batch"), lambda v: int(bool(dig(v, "batch.enabled")))
+    ),
 ]
 
 

@@ -105,7 +105,7 @@ def test_unconfigured_the_plugin_advertises_the_card_the_simulator_assumes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from gpu_device_plugin.cli import parse_args
-    from vllm_sim.cli import read_env
+    from vllm_sim.serve_plan import read_env
 
     monkeypatch.delenv("FAKE_GPU_TYPE", raising=False)
     gpus = FakeGPUs(count=1, gpu_type=parse_args([]).gpu_type)

@@ -11,8 +11,7 @@ from plan_paths import SEED_T4
 
 from vllm_model.catalog import load_gpus, load_models, resolve_model
 from vllm_sim.args import parse_serve_args
-from vllm_sim.cli import read_env
-from vllm_sim.serve_plan import StartupError, plan_from_args
+from vllm_sim.serve_plan import StartupError, plan_from_args, read_env
 
 GPUS = list(load_gpus())  # smallest card first, as the catalogue lists them
 TP_SIZES = (1, 2, 4, 8)

@@ -8,8 +8,7 @@ from sim_helpers import QWEN
 
 from vllm_model.catalog import canonical_dtype, resolve_model
 from vllm_sim.args import build_parser, parse_serve_args
-from vllm_sim.cli import read_env
-from vllm_sim.serve_plan import plan_from_args
+from vllm_sim.serve_plan import plan_from_args, read_env
 
 
 def _choices(flag: str) -> list[str]:

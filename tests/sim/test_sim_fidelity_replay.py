@@ -197,4 +197,4 @@ def test_replay_is_a_subcommand_of_the_vllm_sim_command(tmp_path):
     assert run.returncode == 0, run.stderr
     assert set(json.loads(run.stdout)["overall"]) == STAGE_KEYS
     usage = subprocess.run([*SIM, "--help"], capture_output=True, text=True, timeout=60).stdout
-    assert "{serve,replay}" in usage
+    assert "{serve,run-batch,replay}" in usage

@@ -94,6 +94,8 @@ TOGGLES: dict[str, dict[str, Values]] = {
     "spot": {
         "off": {"pools": {"spot": {"enabled": False}, "onDemand": {"enabled": True}}},
         "on": {"pools": {"spot": {"enabled": True}}},
+        # no serving pool: only a batch release (batch.enabled) renders so
+        "none": {"pools": {"spot": {"enabled": False}, "onDemand": {"enabled": False}}},
     },
     "monitoring": {
         "off": _MONITORING_OFF,
@@ -227,6 +229,8 @@ def _allowed(base: Base, levels: tuple[tuple[str, str], ...]) -> bool:
     pools = [p for p in ("onDemand", "spot") if dig(v, f"pools.{p}.enabled")]
     mode = dig(v, "autoscaling.mode", "none")
     autoscaling, keda = mode != "none", mode == "keda"
+    if dig(v, "batch.enabled"):
+        return _batch_allowed(v, pools)
     if not pools:
         return False
     if "spot" in pools and dig(v, "capacityType.provider") == "none" and not _own_nodes(v, "spot"):
@@ -241,6 +245,22 @@ def _allowed(base: Base, levels: tuple[tuple[str, str], ...]) -> bool:
         return False  # external metric selectors match labels exactly: no pod-name patterns
     # an HPA cannot scale to zero (HPAScaleToZero is alpha): minReplicas 0 needs KEDA
     return not (autoscaling and not keda and any(dig(v, f"pools.{p}.minReplicas", 1) == 0 for p in pools))
+
+
+def _batch_allowed(v: Values, pools: list[str]) -> bool:
+    """A batch release serves nothing: no pool, autoscaler, route or scrape of a server (the chart refuses
+    them, templates/_validate_batch.tpl), and its pods are on spot nodes only with a provider or labels."""
+    serving = (
+        pools
+        or dig(v, "autoscaling.mode", "none") != "none"
+        or dig(v, "ingress.enabled")
+        or dig(v, "httpRoute.enabled")
+        or dig(v, "monitoring.monitor.kind", "none") != "none"
+        or dig(v, "monitoring.prometheusRule.enabled")
+    )
+    pool = dig(v, "batch.pool", "spot")
+    unplaced = pool == "spot" and dig(v, "capacityType.provider") == "none" and not _own_nodes(v, pool)
+    return not (serving or unplaced)
 
 
 @dataclass(frozen=True)

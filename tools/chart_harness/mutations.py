@@ -34,6 +34,7 @@ PROBES = INV + "test_all_three_probes_hit_health_on_the_server_port_with_their_o
 BAD = T + "test_bad_inputs.py::test_bad_value_is_refused_naming_the_key"
 BAD_OLD = T + "test_bad_inputs.py::test_a_removed_key_is_refused_with_the_replacement_its_old_values_meant"
 SIZING = T + "test_tpl_sizing.py::"
+BATCH = T + "test_tpl_batch.py::"
 
 
 @dataclass(frozen=True)
@@ -375,8 +376,8 @@ MUTATIONS = [
     Mutation(
         "monitoring-checks-not-collected",
         "templates/_validate.tpl",
-        ' "monitoring" }}',
-        " }}",
+        ' "monitoring" "batch" }}',
+        ' "batch" }}',
         # the schema refuses a percentage first: the chart's own monitoring checks matter without it
         T + "test_bad_inputs.py::test_the_chart_refuses_mode_typos_even_when_schema_validation_is_skipped",
     ),
@@ -680,6 +681,91 @@ MUTATIONS = [
         "sizeLimit: {{ $v.shm.sizeLimit }}",
         "sizeLimit: 8GB",
         MATRIX,
+    ),
+    # Batch mode.
+    Mutation(
+        "batch-reclaims-count-as-failures",
+        "templates/_batch.tpl",
+        "    - action: Ignore\n      onPodConditions:",
+        "    - action: Count\n      onPodConditions:",
+        BATCH + "test_disruptions_are_ignored_and_configuration_errors_fail_the_job_at_once",
+    ),
+    Mutation(
+        "batch-bad-arguments-retried-forever",
+        "templates/_batch.tpl",
+        "    - action: FailJob",
+        "    - action: Count",
+        BATCH + "test_disruptions_are_ignored_and_configuration_errors_fail_the_job_at_once",
+    ),
+    Mutation(
+        "batch-replacement-before-the-old-pod-is-gone",
+        "templates/_batch.tpl",
+        "podReplacementPolicy: Failed",
+        "podReplacementPolicy: TerminatingOrFailed",
+        BATCH + "test_disruptions_are_ignored_and_configuration_errors_fail_the_job_at_once",
+    ),
+    Mutation(
+        "batch-pods-leave-their-pool",
+        "templates/_batch.tpl",
+        '(dict "root" . "pool" $b.pool "batch" true)',
+        '(dict "root" . "pool" "onDemand" "batch" true)',
+        INV + "test_spot_and_on_demand_pools_schedule_only_on_their_capacity_type",
+    ),
+    Mutation(
+        "batch-shards-all-read-the-whole-input",
+        "templates/_batch.tpl",
+        '"--shards" (toString $v.batch.shards)',
+        '"--shards" "1"',
+        BATCH + "test_the_rendered_shards_run_and_answer_every_request_once",
+    ),
+    Mutation(
+        "batch-run-batch-gets-the-server-port",
+        "templates/_args.tpl",
+        "(and $.batch $row.server)",
+        "false",
+        BATCH + "test_the_rendered_shards_run_and_answer_every_request_once",
+    ),
+    Mutation(
+        "batch-pods-restart-in-place",
+        "templates/_pod.tpl",
+        "  restartPolicy: Never\n",
+        "",
+        BATCH + "test_the_job_is_indexed_with_one_completion_per_shard",
+    ),
+    Mutation(
+        "batch-pods-become-service-endpoints",
+        "templates/service.yaml",
+        "{{- if not .Values.batch.enabled }}",
+        "{{- if true }}",
+        TOGGLE,
+    ),
+    Mutation(
+        "batch-next-to-a-server-accepted",
+        "templates/_validate_batch.tpl",
+        '{{- range $pool := include "vllm-inference.poolList" . | fromJsonArray }}',
+        "{{- range $pool := list }}",
+        BAD,
+    ),
+    Mutation(
+        "batch-output-may-leave-the-volume",
+        "templates/_validate_batch.tpl",
+        '(has ".." (splitList "/" (toString $path)))',
+        "false",
+        BAD,
+    ),
+    Mutation(
+        "batch-checks-not-collected",
+        "templates/_validate.tpl",
+        ' "monitoring" "batch" }}',
+        ' "monitoring" }}',
+        T + "test_bad_inputs.py::test_bad_batch_values_are_refused_without_the_schema",
+    ),
+    Mutation(
+        "batch-cron-runs-share-one-output",
+        "templates/_batch.tpl",
+        '{{ $out = printf "%s/$(BATCH_JOB_NAME)" $out }}',
+        "",
+        BATCH + "test_a_schedule_renders_a_cronjob_whose_runs_write_under_their_job_name",
     ),
 ]
 

@@ -10,10 +10,14 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 
 
 def pod_specs(objects: list[Obj]) -> Iterator[tuple[Obj, Obj, Obj]]:
-    """(owner object, pod metadata, pod spec) for every workload template and bare Pod."""
+    """(owner object, pod metadata, pod spec) for every workload template (a CronJob's job template's too)
+    and bare Pod."""
     for o in objects:
         if o["kind"] in WORKLOAD_KINDS:
             template = o["spec"]["template"]
+            yield o, template.get("metadata") or {}, template["spec"]
+        elif o["kind"] == "CronJob":
+            template = o["spec"]["jobTemplate"]["spec"]["template"]
             yield o, template.get("metadata") or {}, template["spec"]
         elif o["kind"] == "Pod":
             yield o, o.get("metadata") or {}, o["spec"]

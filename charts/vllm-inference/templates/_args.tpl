@@ -1,6 +1,7 @@
 {{/*
 The vLLM container's arguments: the model (positional), then the flags the chart renders from values (the
-table below), then vllm.extraArgs. Call with (dict "root" $ "pool" "onDemand").
+table below), then vllm.extraArgs. Call with (dict "root" $ "pool" "onDemand"); add "batch" true for
+`vllm run-batch`'s engine flags: the model as --model (run-batch takes no positional) and no `server` row.
 */}}
 
 {{/*
@@ -15,13 +16,14 @@ Every flag the chart owns, in render order: the value at `path` becomes `flag`, 
               when above 0
   env         nothing on the command line: the chart passes it as the environment variable `env`
 `when` names a value that must be true for the row to render. `type` (int, number) is what the value must be.
-`aliases` are vLLM's other spellings. `since` is the first vLLM release with the flag: the chart refuses to
+`server` marks the flags only `vllm serve` has (`vllm run-batch` exits 2 on them). `aliases` are vLLM's other
+spellings. `since` is the first vLLM release with the flag: the chart refuses to
 render it for an older image (templates/_validate_flags.tpl), with `older` saying what to do instead.
 vllm.extraArgs may not repeat any of these flags (in any spelling): the chart's checks read the values.
 */}}
 {{- define "vllm-inference.argTable" -}}
 - {path: model.name, flag: --model, kind: positional}
-- {path: vllm.port, flag: --port, type: int}
+- {path: vllm.port, flag: --port, type: int, server: true}
 - {path: model.servedModelName, flag: --served-model-name, kind: list}
 - {path: model.revision, flag: --revision}
 - {path: model.maxModelLen, flag: --max-model-len, type: int}
@@ -36,8 +38,8 @@ vllm.extraArgs may not repeat any of these flags (in any spelling): the chart's 
 - {path: vllm.lora.enabled, flag: --enable-lora, kind: switch}
 - {path: vllm.lora.maxLoras, flag: --max-loras, when: vllm.lora.enabled, type: int}
 - {path: vllm.lora.maxLoraRank, flag: --max-lora-rank, when: vllm.lora.enabled, type: int}
-- {path: vllm.lora.adapters, flag: --lora-modules, kind: adapters, when: vllm.lora.enabled}
-- {path: drain.shutdownTimeoutSeconds, flag: --shutdown-timeout, kind: drain, since: 0.18.0, older: "set drain.shutdownTimeoutSeconds (and any pools.<pool>.drain.shutdownTimeoutSeconds) to 0: before 0.18 vLLM aborts in-flight requests at SIGTERM, and an older server exits on the unknown flag"}
+- {path: vllm.lora.adapters, flag: --lora-modules, kind: adapters, when: vllm.lora.enabled, server: true}
+- {path: drain.shutdownTimeoutSeconds, flag: --shutdown-timeout, kind: drain, since: 0.18.0, older: "set drain.shutdownTimeoutSeconds (and any pools.<pool>.drain.shutdownTimeoutSeconds) to 0: before 0.18 vLLM aborts in-flight requests at SIGTERM, and an older server exits on the unknown flag", server: true}
 - {path: auth.enabled, flag: --api-key, kind: env, env: VLLM_API_KEY}
 {{- end }}
 
@@ -98,7 +100,9 @@ Call with (dict "args" $list "names" (list "--kv-cache-dtype")).
 {{- $on = eq (toString (include "vllm-inference.valueAt" (dict "root" $root "path" .) | fromJson).v) "true" }}
 {{- end }}
 {{- $kind := $row.kind | default "value" }}
-{{- if or (not $on) (eq $kind "env") }}
+{{- if or (not $on) (eq $kind "env") (and $.batch $row.server) }}
+{{- else if and (eq $kind "positional") $.batch }}
+{{- $args = concat $args (list "--model" $x) }}
 {{- else if eq $kind "positional" }}
 {{- $args = append $args $x }}
 {{- else if eq $kind "drain" }}

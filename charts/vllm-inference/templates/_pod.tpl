@@ -1,5 +1,7 @@
 {{/*
 The one pod template every pool's Deployment renders. Call with (dict "root" $ "pool" "onDemand"|"spot").
+The batch Job renders it too, with "batch" true: component `batch`, restartPolicy Never, the shard wrapper
+(templates/_batch.tpl) instead of the server's command, and no port, probes or preStop (nothing routes to it).
 */}}
 
 {{/* Node selection of a pool: provider capacity labels + explicit labels + the pool's nodeSelector. */}}
@@ -176,7 +178,8 @@ these names (templates/_validate_flags.tpl).
 {{- $v := $root.Values }}
 {{- $p := index $v.pools .pool }}
 {{- $drain := include "vllm-inference.drain" . | fromJson }}
-{{- $component := include "vllm-inference.poolComponent" .pool }}
+{{- $batch := .batch }}
+{{- $component := ternary "batch" (include "vllm-inference.poolComponent" .pool) (eq (toString $batch) "true") }}
 {{- $selector := dict "root" $root "component" $component -}}
 metadata:
   labels:
@@ -194,6 +197,10 @@ spec:
   automountServiceAccountToken: {{ $v.serviceAccount.automountServiceAccountToken }}
   # A Service named like "vllm" would inject VLLM_PORT=tcp://... and crash vLLM.
   enableServiceLinks: false
+  {{- if $batch }}
+  # A failed shard is replaced by a new pod (the Job's podFailurePolicy reads its exit code), not restarted.
+  restartPolicy: Never
+  {{- end }}
   terminationGracePeriodSeconds: {{ $drain.grace }}
   {{- with $v.runtimeClassName }}
   runtimeClassName: {{ . }}
@@ -236,6 +243,12 @@ spec:
     - name: vllm
       image: {{ include "vllm-inference.image" $root }}
       imagePullPolicy: {{ $v.image.pullPolicy }}
+      {{- if $batch }}
+      command:
+        {{- include "vllm-inference.batchCommand" $root | nindent 8 }}
+      args:
+        {{- include "vllm-inference.batchArgs" . | nindent 8 }}
+      {{- else }}
       {{- with $v.command }}
       command:
         {{- toYaml . | nindent 8 }}
@@ -246,6 +259,7 @@ spec:
         - name: http
           containerPort: {{ $v.vllm.port }}
           protocol: TCP
+      {{- end }}
       env:
         {{- range include "vllm-inference.runtimeEnv" $root | fromJsonArray }}
         - name: {{ .name }}
@@ -272,22 +286,31 @@ spec:
         {{- with $v.vllm.env }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+        {{- if and $batch $v.batch.schedule }}
+        # Each scheduled run writes under its own Job's name; a retried shard of the same run resumes there.
+        - name: BATCH_JOB_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.labels['batch.kubernetes.io/job-name']
+        {{- end }}
       {{- with $v.vllm.envFrom }}
       envFrom:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       resources:
         {{- include "vllm-inference.resources" $root | nindent 8 }}
-      {{- if gt ($drain.preStop | int) 0 }}
+      {{- if and (not $batch) (gt ($drain.preStop | int) 0) }}
       lifecycle:
         preStop:
           # Native sleep action: endpoints are removed from Services and gateways before vLLM stops accepting.
           sleep:
             seconds: {{ $drain.preStop }}
       {{- end }}
+      {{- if not $batch }}
       {{- range $probe := list "startup" "readiness" "liveness" }}
       {{ $probe }}Probe:
         {{- include "vllm-inference.probe" (index $v.probes $probe) | nindent 8 }}
+      {{- end }}
       {{- end }}
       securityContext:
         {{- toYaml $v.securityContext | nindent 8 }}
@@ -304,6 +327,13 @@ spec:
         # HOME: ~/.cache (vLLM, torch compile, triton, flashinfer) and ~/.config stay writable on a read-only root.
         - name: home
           mountPath: {{ $v.home.mountPath }}
+        {{- if $batch }}
+        - name: batch-data
+          mountPath: {{ $v.batch.data.mountPath }}
+        - name: batch-wrapper
+          mountPath: {{ include "vllm-inference.batchWrapperDir" $root }}
+          readOnly: true
+        {{- end }}
         {{- with $v.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -329,6 +359,18 @@ spec:
     - name: home
       emptyDir:
         sizeLimit: {{ $v.home.sizeLimit }}
+    {{- if $batch }}
+    - name: batch-data
+      {{- if $v.batch.data.existingClaim }}
+      persistentVolumeClaim:
+        claimName: {{ $v.batch.data.existingClaim }}
+      {{- else }}
+      {{- toYaml $v.batch.data.volume | nindent 6 }}
+      {{- end }}
+    - name: batch-wrapper
+      configMap:
+        name: {{ include "vllm-inference.suffixedName" (dict "root" $root "suffix" "batch") }}
+    {{- end }}
     {{- with $v.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

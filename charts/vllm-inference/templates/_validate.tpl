@@ -9,7 +9,7 @@ includes it first, and a `fail` anywhere aborts the whole render, so invalid val
 */}}
 {{- define "vllm-inference.validate" -}}
 {{- $e := list }}
-{{- range $concern := list "removed" "numbers" "image" "flags" "pools" "resources" "sizing" "cache" "drain" "rollout" "autoscaling" "exposure" "monitoring" }}
+{{- range $concern := list "removed" "numbers" "image" "flags" "pools" "resources" "sizing" "cache" "drain" "rollout" "autoscaling" "exposure" "monitoring" "batch" }}
 {{- $e = concat $e (include (printf "vllm-inference.validate.%s" $concern) $ | fromJsonArray) }}
 {{- end }}
 {{- if $e }}

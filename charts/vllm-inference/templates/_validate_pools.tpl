@@ -7,8 +7,8 @@ always, and spot reclaims where they go through the Eviction API (capacityType.s
 {{- $v := .Values }}
 {{- $e := list }}
 {{- $pools := include "vllm-inference.poolList" . | fromJsonArray }}
-{{- if not $pools }}
-{{- $e = append $e "pools.onDemand.enabled and pools.spot.enabled are both false: enable at least one GPU pool." }}
+{{- if and (not $pools) (not $v.batch.enabled) }}
+{{- $e = append $e "pools.onDemand.enabled and pools.spot.enabled are both false: enable at least one GPU pool (or batch.enabled for a batch release)." }}
 {{- end }}
 {{- $provider := $v.capacityType.provider }}
 {{- $providers := "gke, eks, karpenter, aks or labels (with each pool's capacityLabels)" }}
