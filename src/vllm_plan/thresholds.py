@@ -26,7 +26,16 @@ import yaml
 
 from vllm_plan.ramp import Ramp, Step
 
-KV_DECIMALS = 3  # 0.001 = 0.1 % of the KV cache: finer than the gauge moves with one request on most cards
+# KV thresholds keep two significant figures (a small model on a big card runs at a few 0.01 % of its
+# cache), and no less than 0.01 % (the chart's schema takes plain decimals; 1e-05 would print as exponent).
+KV_SIGNIFICANT, KV_FLOOR = 2, 1e-4
+
+
+def _kv_threshold(usage: float) -> float:
+    if usage <= KV_FLOOR:
+        return KV_FLOOR
+    decimals = KV_SIGNIFICANT - 1 - math.floor(math.log10(usage))
+    return min(1.0, round(usage, decimals))
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ def derive(
     return Derived(
         knee_requests_per_s=round(knee.throughput, 3),
         target_utilization=target_utilization,
-        kv_cache_usage_threshold=min(1.0, max(10**-KV_DECIMALS, round(kv, KV_DECIMALS))),
+        kv_cache_usage_threshold=_kv_threshold(kv),
         requests_waiting_threshold=max(1.0, math.ceil(knee.mean_waiting * 2) / 2),
         max_num_seqs=max(1, math.ceil(knee.max_running)),
         peak_requests_per_s=peak_rps,
