@@ -4,6 +4,8 @@ with the derived thresholds in the ScaledObjects."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import yaml
 from plan_paths import PRESETS
 
 from chart_harness.render import render_chart
+from vllm_plan.cli import main
 from vllm_plan.traffic import example_traffic_path
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -76,26 +79,19 @@ def test_a_deployment_that_does_not_fit_is_reported_as_the_fit_check_does(plan) 
 @pytest.fixture(scope="module")
 def predicted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """One prediction-only run (Qwen2.5-0.5B on an L4), its report written and its JSON printed."""
-    from vllm_plan.cli import main
-
     out = tmp_path_factory.mktemp("capacity")
-    json_path = out / "stdout.json"
-    import contextlib
-    import io
-
     buffer, errors = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(errors):
         code = main(
             ["capacity", "--predict", "L4", *QWEN_L4, *SLO, "--peak-rps", "100", "--out", str(out), "--json"]
         )
     assert code == 0, errors.getvalue()
-    json_path.write_text(buffer.getvalue())
     return out, json.loads(buffer.getvalue())
 
 
 def test_a_prediction_writes_the_report_the_png_and_the_snippet(predicted: tuple[Path, dict]) -> None:
     out, document = predicted
-    assert sorted(p.name for p in out.iterdir() if p.name != "stdout.json") == [
+    assert sorted(p.name for p in out.iterdir()) == [
         "capacity.json", "capacity.png", "capacity.txt", "values-snippet.yaml",
     ]  # fmt: skip
     assert (out / "capacity.png").read_bytes().startswith(PNG_MAGIC)
