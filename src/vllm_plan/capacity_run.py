@@ -1,9 +1,9 @@
 """A whole `vllm-plan capacity` run as a Python API (the CLI and the autoscaling bench call it):
 probe the target, ramp it, replay the same ramp for a GPU when asked, derive the values at the knee.
 
-    run = run_capacity(CapacitySpec(slo=Slo(1.0, 0.05), mix=mix_from_lengths(512, 128),
-                                    target=Endpoint(url, f"{url}/metrics", model, time_scale=0.2)))
-    thresholds.values(run.derived)   # the chart values tree (None: no step held the SLO)
+    spec = CapacitySpec(slo=Slo(1.0, 0.05), mix=mix_from_lengths(512, 128),
+                        target=Endpoint(url, f"{url}/metrics", model, time_scale=0.2))
+    chart_values, run = derive_chart_values(spec)   # the snippet's values tree, and the whole run
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from vllm_load import LoadSpec, arun_load
 from vllm_plan.capacity_report import CapacityRun
@@ -21,7 +22,7 @@ from vllm_plan.ramp import Progress, Ramp, RampKind, RampSettings, Step, run_ram
 from vllm_plan.request_mix import RequestMix
 from vllm_plan.scrape import fetch
 from vllm_plan.sizing import FitReport
-from vllm_plan.thresholds import derive
+from vllm_plan.thresholds import derive, values
 from vllm_plan.traffic import Slo
 
 PROBE_REQUESTS = 3  # sent one at a time before the ramp: the target answers, and how long one request takes
@@ -168,3 +169,13 @@ def run_capacity(spec: CapacitySpec) -> CapacityRun:
         derived_from=name,
         seconds=time.monotonic() - began,
     )
+
+
+def derive_chart_values(spec: CapacitySpec) -> tuple[dict[str, Any], CapacityRun]:
+    """The chart values a capacity run derives (what `values-snippet.yaml` holds), and the run; raises
+    RuntimeError when no step held the SLO. The autoscaling bench's "derived" configuration is these values
+    over its common ones."""
+    run = run_capacity(spec)
+    if run.derived is None:
+        raise RuntimeError(f"no {run.derived_from} step held the SLO ({run.basis.stopped}): nothing derived")
+    return values(run.derived), run

@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 
 from chart_harness.render import render_chart
+from vllm_plan.capacity_run import CapacitySpec, derive_chart_values
 from vllm_plan.cli import main
+from vllm_plan.endpoint import Endpoint
+from vllm_plan.request_mix import mix_from_lengths
+from vllm_plan.thresholds import values
+from vllm_plan.traffic import Slo
 from vllm_sim.launch import SimProcess, launch
 
 MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -103,3 +108,24 @@ def test_the_measured_snippet_installs_over_the_local_preset(measured: tuple[Pat
         args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         assert args[args.index("--max-num-seqs") + 1] == str(document["values"]["vllm"]["maxNumSeqs"])
     assert len(rendered.of_kind("ScaledObject")) == 2
+
+
+def test_the_derived_values_come_from_python_as_the_bench_takes_them(sim: SimProcess) -> None:
+    """derive_chart_values: the values tree of the snippet, from a short ramp of the same replica."""
+    spec = CapacitySpec(
+        slo=Slo(TTFT_SLO_S, 0.2),
+        mix=mix_from_lengths(16, 64, distinct=64),
+        target=Endpoint(sim.url, f"{sim.url}/metrics", MODEL, api="chat", time_scale=TIME_SCALE),
+        start=4.0,
+        factor=4.0,
+        refine=0,
+        step_requests=60,
+        step_seconds=3.0,
+        progress=False,
+    )
+    chart_values, run = derive_chart_values(spec)
+    assert run.derived is not None and run.measured is not None and run.predicted is None
+    assert chart_values == values(run.derived)
+    triggers = chart_values["autoscaling"]["triggers"]
+    assert 0 < triggers["kvCacheUsage"]["threshold"] < 1 and triggers["requestsWaiting"]["threshold"] >= 1
+    assert 1 <= chart_values["vllm"]["maxNumSeqs"] <= MAX_NUM_SEQS
