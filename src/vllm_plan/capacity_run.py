@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_load import LoadSpec, arun_load
+from vllm_load import arun_load
 from vllm_plan.capacity_report import CapacityRun
-from vllm_plan.endpoint import Endpoint, measure_step
+from vllm_plan.endpoint import Endpoint, load_spec, measure_step
 from vllm_plan.predicted import idle_lifetime, predict_step
 from vllm_plan.ramp import Progress, Ramp, RampKind, RampSettings, Step, run_ramp
 from vllm_plan.request_mix import RequestMix
@@ -85,17 +85,7 @@ def progress_line(name: str, unit: str) -> Progress:
 
 def probe(target: Endpoint, mix: RequestMix) -> float:
     """Mean latency (wall seconds) of PROBE_REQUESTS requests sent one at a time; raises when any fails."""
-    spec = LoadSpec(
-        url=target.url,
-        model=target.model,
-        api_key=target.api_key,
-        api=target.api,  # type: ignore[arg-type]
-        ignore_eos=True,
-        mix=mix.requests,
-        concurrency=1,
-        requests=PROBE_REQUESTS,
-        timeout_s=target.timeout_s,
-    )
+    spec = load_spec(target, mix, "concurrency", 1, PROBE_REQUESTS, target.timeout_s * PROBE_REQUESTS)
     report = asyncio.run(arun_load(spec))
     if report.lost:
         first = next(r for r in report.results if not r.ok)

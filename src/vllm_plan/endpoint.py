@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from vllm_load import LoadSpec, Report, arun_load
 from vllm_load.outcome import RequestResult
+from vllm_load.spec import Api
 from vllm_load.stats import percentile
 from vllm_plan.ramp import WARMUP_SHARE, RampKind, Step
 from vllm_plan.request_mix import RequestMix
@@ -29,7 +30,7 @@ class Endpoint:
     metrics_url: str
     model: str | None  # the model name to request (None: the first the server lists)
     api_key: str | None = None
-    api: str = "completions"
+    api: Api = "completions"
     timeout_s: float = 120.0
     time_scale: float = 1.0  # the target's VLLM_SIM_TIME_SCALE (1: a real GPU)
     scrape_every_s: float = 0.5
@@ -52,15 +53,16 @@ def warm_up(results: list[RequestResult]) -> int:
     return min(len(results) - 2, max(math.floor(len(results) * WARMUP_SHARE), filling))
 
 
-def _load_spec(
+def load_spec(
     target: Endpoint, mix: RequestMix, kind: RampKind, load: float, requests: int, seconds: float
 ) -> LoadSpec:
+    """Streamed requests of `mix` (each exactly its max_tokens) at `load` in the target's own time."""
     pace = {"rate": load, "arrival": "poisson"} if kind == "rate" else {"concurrency": round(load)}
     return LoadSpec(
         url=target.url,
         model=target.model,
         api_key=target.api_key,
-        api=target.api,  # type: ignore[arg-type]
+        api=target.api,
         stream=True,
         ignore_eos=True,
         mix=mix.requests,
@@ -140,7 +142,7 @@ def measure_step(
     percentile_: int,
 ) -> Step:
     """Run one step at `load` (in the target's own time: wall requests/s, or requests in flight)."""
-    spec = _load_spec(target, mix, kind, load, requests, seconds)
+    spec = load_spec(target, mix, kind, load, requests, seconds)
     report, samples = asyncio.run(_arun(target, spec))
     if report.sent < 2:
         raise RuntimeError(f"a step at load {load:g} sent {report.sent} request: raise --step-seconds")
