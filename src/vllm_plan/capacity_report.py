@@ -4,6 +4,7 @@ the header of the values snippet."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,14 @@ class CapacityRun:
 
 
 def _step_json(step: Step, missed: list[str]) -> dict[str, Any]:
+    def figure(value: object) -> object:
+        """Floats to 6 places; a percentile of no answered request (infinite) as null: JSON has no inf."""
+        if isinstance(value, float):
+            return round(value, 6) if math.isfinite(value) else None
+        return value
+
     return {
-        **{k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(step).items()},
+        **{k: figure(v) for k, v in asdict(step).items()},
         "missed": missed,
     }
 

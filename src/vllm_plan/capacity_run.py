@@ -57,7 +57,7 @@ class Bounds:
         self.sent, self.started = 0, time.monotonic()
 
     def spent(self) -> str | None:
-        if self.sent >= self.max_requests:
+        if self.max_requests - self.sent < 2:  # a step needs two requests to have a window
             return f"--max-requests {self.max_requests} spent"
         if time.monotonic() - self.started >= self.max_seconds:
             return f"--max-duration {self.max_seconds:g} s spent"

@@ -16,6 +16,7 @@ from plan_paths import PRESETS
 from chart_harness.render import render_chart
 from vllm_plan.cli import main
 from vllm_plan.traffic import example_traffic_path
+from vllm_sim.launch import free_port
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SLO = ["--ttft-slo", "0.5", "--itl-slo", "0.05"]
@@ -156,3 +157,10 @@ def test_a_traffic_profile_gives_the_slo_and_the_peak(plan, tmp_path: Path) -> N
     assert document["slo"]["time_to_first_token_s"] == traffic["slo"]["time_to_first_token_seconds"]
     assert document["derived"]["peak_requests_per_s"] == max(traffic["requests_per_second"])
     assert document["derived"]["target_utilization"] == traffic["target_utilization"]
+
+
+def test_a_target_whose_metrics_cannot_be_read_fails_naming_the_flag(plan, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    run = plan("capacity", "--url", url, *SLO, "--out", str(tmp_path))
+    assert run.code == 1
+    assert f"--metrics-url {url}/metrics: cannot read it" in run.err
