@@ -12,7 +12,7 @@ from typing import Any
 from vllm_plan.capacity_plot import write_capacity_chart
 from vllm_plan.ramp import Ramp, Step
 from vllm_plan.scrape import KV_USAGE
-from vllm_plan.thresholds import Derived, values, values_snippet
+from vllm_plan.thresholds import Derived, Triggers, scale_out_load, values, values_snippet
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,29 @@ class CapacityRun:
     derived: Derived | None
     derived_from: str  # "measured" or "predicted"
     seconds: float  # wall seconds the whole run took
+    compare: tuple[Triggers, ...] = ()  # other configurations' thresholds, held against the same ramp
+
+    def comparison(self) -> list[dict[str, Any]]:
+        """For the derived thresholds and each compared configuration: the lowest load of the ramp at which
+        one replica asks for a second (KEDA's formulas on the step's mean gauges), against the knee."""
+        ramp, knee = self.basis, self.basis.knee
+        configs = list(self.compare)
+        if self.derived is not None:
+            d = self.derived
+            configs.insert(0, Triggers("derived", d.kv_cache_usage_threshold, d.requests_waiting_threshold))
+        out = []
+        for t in configs:
+            load = scale_out_load(ramp, t)
+            asks = f"asks for a second replica at load {load:.3g}" if load is not None else ""
+            if load is None:
+                verdict = "never asks for a second replica within the ramp"
+            elif knee is not None and load <= knee.load:
+                verdict = f"{asks}, within the SLO (knee at {knee.load:.3g})"
+            else:
+                verdict = f"{asks}, past the knee: the SLO broke first"
+            at = None if load is None else round(load, 6)  # as the steps are written
+            out.append({**asdict(t), "scale_out_load": at, "verdict": verdict})
+        return out
 
     @property
     def basis(self) -> Ramp:
@@ -84,6 +107,7 @@ def capacity_json(run: CapacityRun) -> dict[str, Any]:
         "derived_from": run.derived_from,
         "derived": None if run.derived is None else run.derived.to_dict(),
         "values": None if run.derived is None else values(run.derived),
+        "comparison": run.comparison(),
         "seconds": round(run.seconds, 1),
     }
 
@@ -162,6 +186,15 @@ def capacity_text(run: CapacityRun) -> str:
                 f"  autoscaling.maxReplicas                         {d.max_replicas}"
                 f"  (peak {d.peak_requests_per_s:g} requests/s)"
             )
+    comparison = run.comparison()
+    if comparison:
+        lines.append(f"thresholds held against the {run.derived_from} ramp (one replica, KEDA's formulas):")
+        lines += [
+            f"  {c['name']} (kvCacheUsage {c['kv_cache_usage'] if c['kv_cache_usage'] is not None else '-'}, "
+            f"requestsWaiting {c['requests_waiting'] if c['requests_waiting'] is not None else '-'}): "
+            f"{c['verdict']}"
+            for c in comparison
+        ]
     lines.append(f"took {run.seconds:.0f} s")
     return "\n".join(lines) + "\n"
 

@@ -22,7 +22,7 @@ from vllm_plan.ramp import Progress, Ramp, RampKind, RampSettings, Step, run_ram
 from vllm_plan.request_mix import RequestMix
 from vllm_plan.scrape import fetch
 from vllm_plan.sizing import FitReport
-from vllm_plan.thresholds import derive, values
+from vllm_plan.thresholds import Triggers, derive, values
 from vllm_plan.traffic import Slo
 
 PROBE_REQUESTS = 3  # sent one at a time before the ramp: the target answers, and how long one request takes
@@ -47,6 +47,7 @@ class CapacitySpec:
     peak_rps: float | None = None
     min_replicas: int = 1
     progress: bool = True  # a line per step on stderr
+    compare: tuple[Triggers, ...] = ()  # other thresholds to hold against the same ramp
 
 
 class Bounds:
@@ -157,6 +158,7 @@ def run_capacity(spec: CapacitySpec) -> CapacityRun:
         predicted_gpu=spec.predict.memory.gpu if spec.predict else None,
         derived=derive(basis, spec.target_utilization, spec.peak_rps, spec.min_replicas),
         derived_from=name,
+        compare=spec.compare,
         seconds=time.monotonic() - began,
     )
 

@@ -109,3 +109,46 @@ def values_snippet(derived: Derived, header: str) -> str:
     """YAML for `helm install -f`: `header` as comment lines, then the values."""
     comments = "".join(f"# {line}\n" for line in header.splitlines())
     return comments + yaml.safe_dump(values(derived), sort_keys=False)
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """A configuration's thresholds to compare: KV usage (pool mean, Value) and waiting requests per
+    replica (sum, AverageValue); None: that trigger is absent."""
+
+    name: str
+    kv_cache_usage: float | None
+    requests_waiting: float | None
+
+
+def asks_for_more(step: Step, triggers: Triggers) -> bool:
+    """Whether one replica showing `step`'s mean gauges makes the HPA ask for a second (KEDA's formulas:
+    Value desired = ceil(replicas x mean / threshold), AverageValue desired = ceil(sum / threshold))."""
+    kv, waiting = triggers.kv_cache_usage, triggers.requests_waiting
+    return bool(
+        (kv is not None and math.ceil(step.mean_kv_usage / kv) >= 2)
+        or (waiting is not None and math.ceil(step.mean_waiting / waiting) >= 2)
+    )
+
+
+def scale_out_load(ramp: Ramp, triggers: Triggers) -> float | None:
+    """The lowest load of the ramp at which one replica asks for a second; None: none did."""
+    return next((s.load for s, _ in ramp.by_load() if asks_for_more(s, triggers)), None)
+
+
+def parse_triggers(text: str) -> Triggers:
+    """NAME=KV,WAITING (a `-` for an absent trigger), e.g. `chart=0.7,4` or `peer=-,5`."""
+    name, _, pair = text.partition("=")
+    parts = pair.split(",")
+    if not name or len(parts) != 2:
+        raise ValueError(f"expected NAME=KV,WAITING (a - for an absent trigger), got {text!r}")
+
+    def number(part: str) -> float | None:
+        if part.strip() == "-":
+            return None
+        value = float(part)
+        if not value > 0:
+            raise ValueError(f"a threshold must be > 0, got {part!r} in {text!r}")
+        return value
+
+    return Triggers(name, number(parts[0]), number(parts[1]))

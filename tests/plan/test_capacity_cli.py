@@ -164,3 +164,34 @@ def test_a_target_whose_metrics_cannot_be_read_fails_naming_the_flag(plan, tmp_p
     run = plan("capacity", "--url", url, *SLO, "--out", str(tmp_path))
     assert run.code == 1
     assert f"--metrics-url {url}/metrics: cannot read it" in run.err
+
+
+MISTRAL_L4 = ["--model", "mistralai/Mistral-7B-Instruct-v0.2", "--max-model-len", "4096"]
+LENGTHS = ["--input-tokens", "256", "--output-tokens", "64", "--ttft-slo", "1", "--itl-slo", "0.08"]
+
+
+def test_copied_thresholds_never_fire_where_the_derived_ones_scale_before_the_slo_breaks(
+    plan, tmp_path: Path
+) -> None:
+    """Mistral-7B on an L4 at vLLM's default max-num-seqs: the batch takes every request (no queue) and
+    its ITL breaks the SLO at a fifth of the KV cache, so the chart's defaults (0.7, 4), a queue-only peer
+    (5) and the recipe's "70" never ask for a second replica; the derived thresholds do, at the knee."""
+    run = plan(
+        "capacity", "--predict", "L4", *MISTRAL_L4, *LENGTHS, "--out", str(tmp_path), "--json",
+        "--compare", "chart=0.7,4", "--compare", "peer=-,5", "--compare", "recipe=70,-",
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    document = run.json()
+    verdicts = {c["name"]: c for c in document["comparison"]}
+    knee = document["predicted"]["knee"]
+    assert verdicts["derived"]["scale_out_load"] is not None
+    assert verdicts["derived"]["scale_out_load"] <= knee["load"]
+    for name in ("chart", "peer", "recipe"):
+        assert verdicts[name]["scale_out_load"] is None, verdicts[name]
+    assert "never asks for a second replica" in (tmp_path / "capacity.txt").read_text()
+
+
+@pytest.mark.parametrize("bad", ["chart", "chart=0.7", "chart=0,4", "=0.7,4", "chart=x,4"])
+def test_a_bad_compare_is_refused_naming_the_flag(plan, bad: str) -> None:
+    run = plan("capacity", "--predict", "L4", *QWEN_L4, *SLO, "--compare", bad)
+    assert run.code == 2 and "--compare" in run.err

@@ -29,6 +29,7 @@ from vllm_plan.ramp import RAMPS
 from vllm_plan.request_mix import RequestMix, mix_from_jsonl, mix_from_lengths, mix_from_workload
 from vllm_plan.scrape import ScrapeError
 from vllm_plan.sizing import FitReport, assess
+from vllm_plan.thresholds import Triggers, parse_triggers
 from vllm_plan.traffic import PERCENTILES, Slo, load_traffic
 
 DEFAULT_OUT = Path("build/reports/capacity")
@@ -88,8 +89,24 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     ramp.add_argument("--timeout", type=positive, default=120.0, help="per-request timeout, seconds (120)")
     ramp.add_argument("--scrape-interval", type=positive, default=0.5, help="/metrics every N s (0.5)")
     ramp.add_argument("--seed", type=int, default=0, help="seed of the arrivals (0)")
+    slo.add_argument(
+        "--compare",
+        action="append",
+        type=_triggers,
+        default=[],
+        metavar="NAME=KV,WAITING",
+        help="other thresholds to hold against the ramp (a - for an absent trigger), e.g. chart=0.7,4 "
+        "peer=-,5; repeatable",
+    )
     parser.add_argument("--predict", metavar="GPU", help="replay the ramp on this GPU (deployment flags)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report directory ({DEFAULT_OUT})")
+
+
+def _triggers(text: str) -> Triggers:
+    try:
+        return parse_triggers(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -176,6 +193,7 @@ def _spec(
         target_utilization=settings.target_utilization,
         peak_rps=settings.peak_rps,
         min_replicas=settings.min_replicas,
+        compare=tuple(args.compare),
     )
 
 
