@@ -20,7 +20,8 @@ MODEL=Qwen/Qwen2.5-0.5B-Instruct # values/local-sim.yaml's
 MAX_NUM_SEQS="${CAPACITY_MAX_NUM_SEQS:-8}"
 TIME_SCALE="${CAPACITY_TIME_SCALE:-1}"
 OUT="${CAPACITY_OUT:-$ROOT/build/reports/capacity}"
-ARGS="${CAPACITY_ARGS:---api chat --input-tokens 16 --output-tokens 128 --ttft-slo 2 --itl-slo 0.2 --peak-rps 30}"
+ARGS="${CAPACITY_ARGS:---api chat --input-tokens 16 --output-tokens 128 --ttft-slo 2 --itl-slo 0.2 --peak-rps 30 \
+  --compare chart=0.7,4 --compare peer=-,5 --compare recipe=70,-}"
 CLIENT_NODE=$(real_node_names | head -1)
 
 [[ $(id -u) -eq 0 ]] || die "capacity needs root (its client runs in a node's network namespace)"
