@@ -6,7 +6,7 @@
 # namespace against that one pod's IP (not the Service: one replica is what the knee is of), with the
 # same ramp replayed beside it (--predict L4). The report, PNG and values snippet land in CAPACITY_OUT.
 # CAPACITY_ARGS replaces the request shape and SLO (default: the autoscaling bench's streamed chat of 128
-# tokens, TTFT SLO 2 s).
+# tokens, TTFT SLO 2 s, with the chart's defaults, a queue-only peer and the recipe compared).
 set -euo pipefail
 HERE="$(dirname "${BASH_SOURCE[0]}")"
 source "$HERE/env.sh"
@@ -20,8 +20,11 @@ MODEL=Qwen/Qwen2.5-0.5B-Instruct # values/local-sim.yaml's
 MAX_NUM_SEQS="${CAPACITY_MAX_NUM_SEQS:-8}"
 TIME_SCALE="${CAPACITY_TIME_SCALE:-1}"
 OUT="${CAPACITY_OUT:-$ROOT/build/reports/capacity}"
-ARGS="${CAPACITY_ARGS:---api chat --input-tokens 16 --output-tokens 128 --ttft-slo 2 --itl-slo 0.2 --peak-rps 30 \
-  --compare chart=0.7,4 --compare peer=-,5 --compare recipe=70,-}"
+# The autoscaling bench's request shape and bounds (benchmarks/autoscaling_derived.py, one source), its TTFT
+# SLO, and the other configurations' thresholds held against the same ramp.
+BENCH_RAMP=$("$ROOT/.venv/bin/python" -c 'import sys; sys.path.insert(0, sys.argv[1]); import autoscaling_derived as a
+print(" ".join(a.RAMP))' "$ROOT/benchmarks")
+ARGS="${CAPACITY_ARGS:-$BENCH_RAMP --ttft-slo 2 --peak-rps 30 --compare chart=0.7,4 --compare peer=-,5 --compare recipe=70,-}"
 CLIENT_NODE=$(real_node_names | head -1)
 
 [[ $(id -u) -eq 0 ]] || die "capacity needs root (its client runs in a node's network namespace)"
