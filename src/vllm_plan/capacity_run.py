@@ -22,7 +22,7 @@ from vllm_plan.ramp import Progress, Ramp, RampKind, RampSettings, Step, run_ram
 from vllm_plan.request_mix import RequestMix
 from vllm_plan.scrape import fetch
 from vllm_plan.sizing import FitReport
-from vllm_plan.thresholds import Triggers, derive, values
+from vllm_plan.thresholds import DEFAULT_TARGET_UTILIZATION, Triggers, derive, values
 from vllm_plan.traffic import Slo
 
 PROBE_REQUESTS = 3  # sent one at a time before the ramp: the target answers, and how long one request takes
@@ -43,7 +43,7 @@ class CapacitySpec:
     step_seconds: float = 60.0  # wall seconds: no request of a step starts after them
     max_requests: int = 3000
     max_duration_s: float = 900.0  # wall seconds of the measured ramp
-    target_utilization: float = 0.8
+    target_utilization: float = DEFAULT_TARGET_UTILIZATION
     peak_rps: float | None = None
     min_replicas: int = 1
     progress: bool = True  # a line per step on stderr

@@ -25,6 +25,7 @@ WORDS = (
     *(" her", " one", " our", " out", " day", " get", " has", " him", " how", " man", " new", " now"),
     *(" old", " see", " two", " way", " who", " boy", " did", " its", " let", " put", " say", " she"),
 )
+DEFAULT_INPUT_TOKENS, DEFAULT_OUTPUT_TOKENS = 512, 128
 DISTINCT_PROMPTS = 4096  # generated prompts cycled: more than a ramp's default request budget
 
 

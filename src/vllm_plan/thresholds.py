@@ -38,6 +38,11 @@ def _kv_threshold(usage: float) -> float:
     return min(1.0, round(usage, decimals))
 
 
+# Each replica planned at this share of its knee unless the traffic profile or a flag says otherwise (the
+# example traffic profile's target_utilization too).
+DEFAULT_TARGET_UTILIZATION = 0.8
+
+
 @dataclass(frozen=True)
 class Derived:
     knee_requests_per_s: float

@@ -26,10 +26,17 @@ from vllm_plan.errors import PlanInputError
 from vllm_plan.fit_report import fit_text
 from vllm_plan.flags import bounded, positive_int, print_output, request_from_args
 from vllm_plan.ramp import RAMPS
-from vllm_plan.request_mix import RequestMix, mix_from_jsonl, mix_from_lengths, mix_from_workload
+from vllm_plan.request_mix import (
+    DEFAULT_INPUT_TOKENS,
+    DEFAULT_OUTPUT_TOKENS,
+    RequestMix,
+    mix_from_jsonl,
+    mix_from_lengths,
+    mix_from_workload,
+)
 from vllm_plan.scrape import ScrapeError
 from vllm_plan.sizing import FitReport, assess
-from vllm_plan.thresholds import Triggers, parse_triggers
+from vllm_plan.thresholds import DEFAULT_TARGET_UTILIZATION, Triggers, parse_triggers
 from vllm_plan.traffic import PERCENTILES, Slo, load_traffic
 
 DEFAULT_OUT = Path("build/reports/capacity")
@@ -54,8 +61,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "model's (1: a real GPU)",
     )
     mix = parser.add_argument_group("requests (one of: lengths, --workload, --prompts)")
-    mix.add_argument("--input-tokens", type=positive_int, help="prompt tokens of each request (512)")
-    mix.add_argument("--output-tokens", type=positive_int, help="output tokens of each request (128)")
+    mix.add_argument(
+        "--input-tokens", type=positive_int, help=f"prompt tokens of each request ({DEFAULT_INPUT_TOKENS})"
+    )
+    mix.add_argument(
+        "--output-tokens", type=positive_int, help=f"output tokens of each request ({DEFAULT_OUTPUT_TOKENS})"
+    )
     mix.add_argument("--workload", type=Path, help="a `vllm-sim replay` workload YAML: its prompts section")
     mix.add_argument(
         "--prompts", type=Path, help='a JSONL sample of real prompts: {"prompt": "...", "max_tokens": N}'
@@ -74,7 +85,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     slo.add_argument(
         "--target-utilization",
         type=bounded(float, 1e-9, 1.0, "number in (0, 1]"),
-        help="plan each replica at this share of its knee (0.8)",
+        help=f"plan each replica at this share of its knee ({DEFAULT_TARGET_UTILIZATION})",
     )
     ramp = parser.add_argument_group("ramp and bounds")
     ramp.add_argument("--ramp", choices=RAMPS, default="rate", help="rate (Poisson, default) or concurrency")
@@ -126,7 +137,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise PlanInputError(f"{' and '.join(missing)} required (or --traffic FILE with an slo)")
     percentile = args.percentile or (traffic.slo.percentile if traffic else Slo.percentile)
     peak = args.peak_rps or (max(traffic.requests_per_second) if traffic else None)
-    target = args.target_utilization or (traffic.target_utilization if traffic else 0.8)
+    planned = traffic.target_utilization if traffic else DEFAULT_TARGET_UTILIZATION
+    target = args.target_utilization or planned
     return Settings(Slo(ttft, itl, percentile), peak, target, traffic.min_replicas if traffic else 1)
 
 
@@ -139,9 +151,10 @@ def _mix(args: argparse.Namespace) -> RequestMix:
         if lengths:
             raise PlanInputError("--workload sets the lengths: drop --input-tokens/--output-tokens")
         return mix_from_workload(args.workload)
+    output = args.output_tokens or DEFAULT_OUTPUT_TOKENS
     if args.prompts:
-        return mix_from_jsonl(args.prompts, args.output_tokens or 128)
-    return mix_from_lengths(args.input_tokens or 512, args.output_tokens or 128)
+        return mix_from_jsonl(args.prompts, output)
+    return mix_from_lengths(args.input_tokens or DEFAULT_INPUT_TOKENS, output)
 
 
 def _fit(args: argparse.Namespace) -> FitReport:
