@@ -180,13 +180,24 @@ class Run:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def install(api: pykube.HTTPClient, kubeconfig: str, config: Config, workdir: Path) -> Run:
-    ns = f"bench-{config.name}-{uuid.uuid4().hex[:6]}"
+def install_release(api: pykube.HTTPClient, kubeconfig: str, name: str, values: dict[str, Any]) -> Release:
+    """A release `sim` of the chart in a new namespace bench-<name>-<hex> with these values over local-sim."""
+    ns = f"bench-{name}-{uuid.uuid4().hex[:6]}"
     pykube.Namespace(api, {"metadata": {"name": ns}}).create()
     release = Release(api, kubeconfig, ns)
-    values = workdir / f"{config.name}.yaml"
-    values.write_text(yaml.safe_dump(merge(COMMON, config.values)))
-    release.install(values)
+    path = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".yaml")[1])
+    path.write_text(yaml.safe_dump(values))
+    release.install(path)
+    return release
+
+
+def remove_release(release: Release) -> None:
+    release.uninstall()
+    pykube.Namespace(release.api, {"metadata": {"name": release.namespace}}).delete()
+
+
+def install(api: pykube.HTTPClient, kubeconfig: str, config: Config) -> Run:
+    release = install_release(api, kubeconfig, config.name, merge(COMMON, config.values))
     if config.manifest:
         obj = config.manifest(release)
         pykube.object_factory(api, obj["apiVersion"], obj["kind"])(api, obj).create()
@@ -279,10 +290,10 @@ def main() -> int:
     p.add_argument("--step-s", type=float, default=60, help="seconds of the load step")
     p.add_argument("--trickle-s", type=float, default=120, help="seconds of light load after the step")
     p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--faults", action=argparse.BooleanOptionalAction, default=True, help="then the faults")
     args = p.parse_args()
     api = pykube.HTTPClient(pykube.KubeConfig.from_file(args.kubeconfig))
-    workdir = Path(tempfile.mkdtemp(prefix="autoscaling-bench-"))
-    runs = [install(api, args.kubeconfig, c, workdir) for c in CONFIGS]
+    runs = [install(api, args.kubeconfig, c) for c in CONFIGS]
     try:
         for run in runs:
             run.release.wait_serving({"onDemand": 1}, timeout_s=240)
@@ -319,8 +330,7 @@ def main() -> int:
         for run in runs:
             if run.watch:
                 run.watch.stop()
-            run.release.uninstall()
-            pykube.Namespace(api, {"metadata": {"name": run.release.namespace}}).delete()
+            remove_release(run.release)
     REPORTS.mkdir(parents=True, exist_ok=True)
     md = table(runs)
     print(md)
@@ -352,6 +362,14 @@ def main() -> int:
     DOC_PLOT.write_bytes((REPORTS / "autoscaling.png").read_bytes())
     written = [REPORTS / f"autoscaling.{ext}" for ext in ("md", "json", "png")] + [DOC_PLOT]
     print("wrote " + ", ".join(str(w) for w in written))
+    if args.faults:
+        from autoscaling_faults import run_all
+
+        def fault_release(name: str, values: dict[str, Any]) -> Release:
+            return install_release(api, args.kubeconfig, name, values)
+
+        chart = merge(COMMON, CONFIGS[0].values)
+        run_all(api, fault_release, remove_release, chart, REPORTS / "autoscaling-faults.json")
     return 0
 
 
