@@ -9,7 +9,7 @@
 # The autoscaling add-ons (hack/cluster/addons.sh; binaries from hack/cluster/build-addons.sh):
 #   keda                localhost/vllm-inference/keda:<KEDA_VERSION>   /keda, /keda-adapter, /keda-admission-webhooks
 #   prometheus-operator localhost/vllm-inference/prometheus-operator:<v> /bin/operator, /bin/prometheus-config-reloader
-#   prometheus          localhost/vllm-inference/prometheus:<v3.x.y>   /bin/prometheus (entrypoint)
+#   prometheus-server   localhost/vllm-inference/prometheus:<v3.x.y>   /bin/prometheus (entrypoint)
 #   kube-state-metrics  localhost/vllm-inference/kube-state-metrics:<v> /kube-state-metrics (entrypoint)
 #   haproxy             localhost/vllm-inference/haproxy:<bookworm's>  debootstrap minbase + Debian's haproxy (the
 #                                                    gateway in front of a release: deploy/gateway)
@@ -194,7 +194,8 @@ build_prometheus_operator() {
 }
 
 build_prometheus() {
-  static_image prometheus "$PROMETHEUS_SERVER_VERSION" "$PROMETHEUS_BIN" /bin prometheus -- \
+  # Not "prometheus": current() drops NAME-*.oci.tar, which would match prometheus-operator's archives.
+  static_image prometheus-server "$PROMETHEUS_SERVER_VERSION" "$PROMETHEUS_BIN" /bin prometheus -- \
     --config.entrypoint /bin/prometheus --config.workingdir /prometheus
 }
 
