@@ -96,7 +96,7 @@ def test_a_load_step_scales_the_pool_out_and_back_in_with_no_failed_request(
     figure(f"queue: peak {peak:.0f} waiting, {min((s.waiting or 0) for s in at_end):.0f} on the grown pool")
     figure(f"time over the TTFT SLO ({TTFT_SLO_S} s): {seconds_over_slo(step_report, TTFT_SLO_S):.0f} s")
     figure(
-        f"replica-seconds {replica_seconds(samples)}; 1 replica again {back.t - step_end:.0f} s after the step"
+        f"replica-seconds {replica_seconds(samples)}; 1 replica {back.t - step_end:.0f} s after the step"
     )
     figure(f"step: {step_report['summary']}")
     figure(f"scale-in: {trickle_report['summary']}")
