@@ -1,8 +1,8 @@
 """Faults under the chart's KEDA autoscaling on the local cluster (run by benchmarks/autoscaling_bench.py
 after the comparison, `--faults`; each prints its figures and returns them):
 
-  - replica killed under load: one of two Ready replicas deleted with no grace while 16 streams run; the
-    requests it held fail, counted by class by the load client; the pool is back at 2 Ready;
+  - replica killed under load: the server of one of two Ready replicas SIGKILLed (a crash) while 16 streams
+    run; the requests it held fail, counted by class by the load client; the pool is back at 2 Ready;
   - Prometheus down: the cluster's Prometheus scaled to 0 (prometheus-operator's `replicas`); KEDA's scaler
     errors, the fallback holds the pool's replicas; Prometheus back, the scaler healthy again;
   - spot + on-demand: both pools autoscaled with the recipe's 70/30 split; the spot node reclaimed as GKE does
@@ -13,6 +13,8 @@ after the comparison, `--faults`; each prints its figures and returns them):
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +33,24 @@ Install = Callable[[str, dict[str, Any]], Release]  # a release of the chart in 
 Remove = Callable[[Release], None]  # uninstalled, its namespace deleted
 
 
+def server_pids(pod: pykube.Pod) -> list[int]:
+    """The host PIDs of the pod's vLLM server (the local cluster's containers are host processes in the pod's
+    cgroup, whose path carries the pod's UID)."""
+    uid = pod.obj["metadata"]["uid"].replace("-", "_")
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cgroup = (proc / "cgroup").read_text()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if (uid in cgroup or pod.obj["metadata"]["uid"] in cgroup) and b"vllm-sim serve" in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
 def replica_killed(install: Install, remove: Remove, values: dict[str, Any]) -> dict[str, Any]:
     release = install("kill", values)
     try:
@@ -39,7 +59,10 @@ def replica_killed(install: Install, remove: Remove, values: dict[str, Any]) -> 
         load = start_load(release.service_url, *pace, *STREAMING)
         time.sleep(10)
         victim = release.ready_pods("onDemand")[0]
-        release.api.delete(**victim.api_kwargs(data=json.dumps({"gracePeriodSeconds": 0})))
+        pids = server_pids(victim)
+        assert pids, f"no vllm-sim process of pod {victim.name} on this host"
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)  # a crash: no drain, the streams it holds break
         killed_at = time.monotonic()
         report = load.result()
         release.wait_serving({"onDemand": 2}, timeout_s=180)
