@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pykube
+import pytest
 import yaml
 
 from .autoscaling import (
@@ -66,6 +67,7 @@ def test_the_chart_monitor_is_scraped_and_its_rules_are_loaded(release: Release,
     assert "VLLMKVCacheHigh" in alerts or any(a.startswith("VLLM") for a in alerts), alerts
 
 
+@pytest.mark.serial  # 3 of the on-demand node's 4 GPUs: beside other scenarios it would wait for room
 def test_a_load_step_scales_the_pool_out_and_back_in_with_no_failed_request(
     node_client: Path, release: Release, figure: Figure
 ) -> None:
@@ -95,9 +97,7 @@ def test_a_load_step_scales_the_pool_out_and_back_in_with_no_failed_request(
     figure(f"reaction: chart-e2e {reaction} s (load start -> a second replica Ready); peak {peak_replicas}")
     figure(f"queue: peak {peak:.0f} waiting, {min((s.waiting or 0) for s in at_end):.0f} on the grown pool")
     figure(f"time over the TTFT SLO ({TTFT_SLO_S} s): {seconds_over_slo(step_report, TTFT_SLO_S):.0f} s")
-    figure(
-        f"replica-seconds {replica_seconds(samples)}; 1 replica {back.t - step_end:.0f} s after the step"
-    )
+    figure(f"replica-seconds {replica_seconds(samples)}; 1 replica {back.t - step_end:.0f} s after the step")
     figure(f"step: {step_report['summary']}")
     figure(f"scale-in: {trickle_report['summary']}")
     assert reaction is not None and peak >= 8
