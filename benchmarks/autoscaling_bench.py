@@ -72,54 +72,36 @@ def deployment_of(release: Release) -> str:
     return f"{release.name}-vllm-inference-on-demand"
 
 
-def recipe_scaled_object(release: Release) -> dict[str, Any]:
-    """The recipe's ScaledObject as it is written: removed metric, percent threshold, no label matcher."""
+def raw_scaled_object(release: Release, name: str, query: str, threshold: str, **spec: Any) -> dict[str, Any]:
+    """A ScaledObject as recipes write one: one Prometheus trigger, KEDA's defaults unless `spec` says."""
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
-        "metadata": {"name": "vllm-recipe", "namespace": release.namespace},
+        "metadata": {"name": name, "namespace": release.namespace},
         "spec": {
             "scaleTargetRef": {"name": deployment_of(release)},
             "minReplicaCount": 1,
             "maxReplicaCount": 3,
+            **spec,
             "triggers": [
                 {
                     "type": "prometheus",
-                    "metadata": {
-                        "serverAddress": PROMETHEUS,
-                        "query": "avg(vllm:gpu_cache_usage_perc)",
-                        "threshold": "70",
-                    },
+                    "metadata": {"serverAddress": PROMETHEUS, "query": query, "threshold": threshold},
                 }
             ],
         },
     }
+
+
+def recipe_scaled_object(release: Release) -> dict[str, Any]:
+    """The recipe's ScaledObject as it is written: removed metric, percent threshold, no label matcher."""
+    return raw_scaled_object(release, "vllm-recipe", "avg(vllm:gpu_cache_usage_perc)", "70")
 
 
 def queue_peer_scaled_object(release: Release) -> dict[str, Any]:
     """A queue-only trigger as a peer chart defaults to: threshold 5, cooldown 360 s, KEDA's defaults else."""
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": {"name": "vllm-queue", "namespace": release.namespace},
-        "spec": {
-            "scaleTargetRef": {"name": deployment_of(release)},
-            "minReplicaCount": 1,
-            "maxReplicaCount": 3,
-            "pollingInterval": 15,
-            "cooldownPeriod": 360,
-            "triggers": [
-                {
-                    "type": "prometheus",
-                    "metadata": {
-                        "serverAddress": PROMETHEUS,
-                        "query": f'sum(vllm:num_requests_waiting{{namespace="{release.namespace}"}})',
-                        "threshold": "5",
-                    },
-                }
-            ],
-        },
-    }
+    query = f'sum(vllm:num_requests_waiting{{namespace="{release.namespace}"}})'
+    return raw_scaled_object(release, "vllm-queue", query, "5", pollingInterval=15, cooldownPeriod=360)
 
 
 @dataclass
