@@ -6,7 +6,11 @@ load step, at the same time, on one release per configuration, each in its own n
   - recipe:      the blog recipe's own ScaledObject, applied as the recipe writes it (a raw manifest: the
                  chart refuses these values): avg(vllm:gpu_cache_usage_perc), threshold "70", unscoped;
   - queue-peer:  a queue-only trigger, sum(vllm:num_requests_waiting) threshold 5, cooldownPeriod 360 s,
-                 KEDA's defaults otherwise, as a peer chart ships it (a raw manifest).
+                 KEDA's defaults otherwise, as a peer chart ships it (a raw manifest);
+  - derived:     the chart's configuration with the KEDA thresholds and max-num-seqs `vllm-plan capacity`
+                 derives from one replica of the same deployment, measured first under the bench's request
+                 shape and TTFT SLO (benchmarks/autoscaling_derived.py, docs/capacity.md; --no-derived
+                 skips it).
 
 A configuration is a small record (name, chart values, an optional raw ScaledObject): adding one is a few
 lines in CONFIGS. Each release is the on-demand pool alone, 1..3 replicas, 8 sequences per replica; the load
@@ -19,7 +23,7 @@ to build/reports/autoscaling.png (and docs/img/autoscaling.png, which the README
     python benchmarks/autoscaling_bench.py [--kubeconfig build/cluster/kubeconfig] [--step-s 60]
 
 Run by `make bench-autoscaling` (part of `make bench`), which brings the local cluster up with room for the
-three releases (VLLM_LOCAL_GPUS=8) and down after. Nothing is asserted; a run that cannot install fails.
+four releases (VLLM_LOCAL_GPUS=12) and down after. Nothing is asserted; a run that cannot install fails.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ from tests.e2e.autoscaling import (  # noqa: E402
 )
 from tests.e2e.release import Release  # noqa: E402
 from tests.e2e.traffic import STREAMING, Load, start_load  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from autoscaling_derived import ONE_REPLICA, derived_values  # noqa: E402
 
 REPORTS = ROOT / "build" / "reports"
 DOC_PLOT = ROOT / "docs" / "img" / "autoscaling.png"
@@ -243,7 +250,8 @@ def plot(runs: list[Run], path: Path) -> None:
     axes[0].legend(loc="upper right")
     axes[3].legend(loc="upper right", markerscale=4)
     axes[3].set_xlabel("seconds since the load step began")
-    fig.suptitle("KEDA on the local cluster: the chart's defaults, the recipe's trigger, a queue-only peer")
+    names = ", ".join(run.config.name for run in runs)
+    fig.suptitle(f"KEDA on the local cluster, side by side: {names}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -266,6 +274,19 @@ def table(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
+def derived_config(api: pykube.HTTPClient, kubeconfig: str) -> Config:
+    """The fourth configuration: the chart's, with what `vllm-plan capacity` derives from one replica of the
+    bench's deployment (its ramp's report in build/reports/capacity/)."""
+    capacity = install_release(api, kubeconfig, "capacity", merge(COMMON, ONE_REPLICA))
+    try:
+        capacity.wait_serving({"onDemand": 1}, timeout_s=240)
+        derived = derived_values(capacity, TTFT_SLO_S, REPORTS / "capacity")
+    finally:
+        remove_release(capacity)
+    print(f"derived: {json.dumps(derived)}", flush=True)
+    return Config("derived", merge(CONFIGS[0].values, derived))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kubeconfig", default=str(ROOT / "build" / "cluster" / "kubeconfig"))
@@ -273,9 +294,16 @@ def main() -> int:
     p.add_argument("--trickle-s", type=float, default=120, help="seconds of light load after the step")
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--faults", action=argparse.BooleanOptionalAction, default=True, help="then the faults")
+    p.add_argument(
+        "--derived",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add the configuration vllm-plan capacity derives (a ramp of one replica first, ~2 min)",
+    )
     args = p.parse_args()
     api = pykube.HTTPClient(pykube.KubeConfig.from_file(args.kubeconfig))
-    runs = [install(api, args.kubeconfig, c) for c in CONFIGS]
+    configs = [*CONFIGS, derived_config(api, args.kubeconfig)] if args.derived else list(CONFIGS)
+    runs = [install(api, args.kubeconfig, c) for c in configs]
     try:
         for run in runs:
             run.release.wait_serving({"onDemand": 1}, timeout_s=240)
