@@ -6,8 +6,16 @@
 #                                                    `vllm` command runs `vllm-sim` (entrypoint vllm serve)
 #   fake-gpu-device-plugin localhost/vllm-inference/fake-gpu-device-plugin:0.1.0  the same base, the
 #                                                    device plugin (deploy/fake-gpu-device-plugin)
+# The autoscaling add-ons (hack/cluster/addons.sh; binaries from hack/cluster/build-addons.sh):
+#   keda                localhost/vllm-inference/keda:<KEDA_VERSION>   /keda, /keda-adapter, /keda-admission-webhooks
+#   prometheus-operator localhost/vllm-inference/prometheus-operator:<v> /bin/operator, /bin/prometheus-config-reloader
+#   prometheus-server   localhost/vllm-inference/prometheus:<v3.x.y>   /bin/prometheus (entrypoint)
+#   kube-state-metrics  localhost/vllm-inference/kube-state-metrics:<v> /kube-state-metrics (entrypoint)
+#   haproxy             localhost/vllm-inference/haproxy:<bookworm's>  debootstrap minbase + Debian's haproxy (the
+#                                                    gateway in front of a release: deploy/gateway)
 # An archive is rebuilt only when its key changes (package sources, pyproject, this script, versions).
-# Usage: build-images.sh [pause|sim|device_plugin ...]   (default: all). Prints nothing else on stdout.
+# Usage: build-images.sh [pause|sim|device_plugin|keda|prometheus_operator|prometheus|kube_state_metrics|haproxy ...]
+#   (default: all; the add-ons' binaries come from hack/cluster/build-addons.sh). Prints nothing else on stdout.
 set -euo pipefail
 
 # ROOT, CACHE and versions from the cluster's settings.
@@ -64,15 +72,16 @@ build_pause() {
   current "$archive" pause
 }
 
-# The Debian base (minbase + python3), cached as a tarball: debootstrap is the slow step.
+# The Debian base (minbase + python3, or the PACKAGES given), cached as a tarball: debootstrap is the slow step.
 base_rootfs() {
+  local packages=${1:-$BASE_PACKAGES}
   # Keyed by what goes into it only, so editing this script does not re-run debootstrap.
   local tarball
-  tarball="$OUT/rootfs-$SUITE-$(printf '%s %s %s' "$SUITE" "$BASE_PACKAGES" "$MIRROR" | sha256sum | cut -c1-16).tar"
+  tarball="$OUT/rootfs-$SUITE-$(printf '%s %s %s' "$SUITE" "$packages" "$MIRROR" | sha256sum | cut -c1-16).tar"
   if [[ ! -f $tarball ]]; then
-    log "debian $SUITE minbase + $BASE_PACKAGES: debootstrap (cold: a few minutes)"
+    log "debian $SUITE minbase + $packages: debootstrap (cold: a few minutes)"
     local rootfs; rootfs=$(mktemp -d -p "$OUT"); TMPS+=("$rootfs")
-    debootstrap --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$rootfs" "$MIRROR" >"$OUT/debootstrap.log" 2>&1 ||
+    debootstrap --variant=minbase --include="$packages" "$SUITE" "$rootfs" "$MIRROR" >"$OUT/debootstrap.log" 2>&1 ||
       { tail -20 "$OUT/debootstrap.log" >&2; exit 1; }
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc \
       "$rootfs"/usr/share/man "$rootfs"/usr/share/info "$rootfs"/usr/share/locale
@@ -146,8 +155,77 @@ build_device_plugin() {
     --config.entrypoint python3 --config.entrypoint -m --config.entrypoint gpu_device_plugin
 }
 
+# static_image NAME TAG BINDIR DEST BINARY... -- CONFIG_ARGS...: static Go binaries (CGO_ENABLED=0) in DEST with
+# the host's CA bundle, a passwd/group naming nobody (65534) and a world-writable /tmp; no shell, no libc.
+# Keyed by the binaries themselves (their build is keyed by version in the cache).
+static_image() {
+  local name=$1 tag=$2 bindir=$3 dest=$4; shift 4
+  local bins=() b
+  while [[ $1 != -- ]]; do bins+=("$bindir/$1"); shift; done
+  shift
+  local archive; archive="$OUT/$name-$(key "${bins[@]}").oci.tar"
+  if [[ ! -f $archive ]]; then
+    for b in "${bins[@]}"; do [[ -x $b ]] || { log "error: $b missing: run hack/cluster/build-addons.sh"; exit 1; }; done
+    log "$name: packing ${bins[*]##*/}"
+    local rootfs; rootfs=$(mktemp -d -p "$OUT"); TMPS+=("$rootfs")
+    mkdir -p "$rootfs/etc/ssl/certs" "$rootfs/tmp"
+    chmod 1777 "$rootfs/tmp"
+    chmod 0755 "$rootfs"
+    mkdir -p "$rootfs$dest"
+    install -m 0755 "${bins[@]}" "$rootfs$dest/"
+    install -m 0644 /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
+    printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$rootfs/etc/passwd"
+    printf 'root:x:0:\nnobody:x:65534:\n' >"$rootfs/etc/group"
+    pack "$rootfs" "$archive" "$tag" --config.user 65534:65534 "$@"
+    rm -rf "$rootfs"
+  fi
+  current "$archive" "$name"
+}
+
+build_keda() {
+  # At / as KEDA's own images have them (its manifests run /keda, /keda-adapter, /keda-admission-webhooks).
+  static_image keda "$KEDA_VERSION" "$KEDA_BIN" / keda keda-adapter keda-admission-webhooks -- \
+    --config.entrypoint /keda
+}
+
+build_prometheus_operator() {
+  static_image prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" "$PROMETHEUS_OPERATOR_BIN" /bin \
+    operator prometheus-config-reloader -- --config.entrypoint /bin/operator
+}
+
+build_prometheus() {
+  # Not "prometheus": current() drops NAME-*.oci.tar, which would match prometheus-operator's archives.
+  static_image prometheus-server "$PROMETHEUS_SERVER_VERSION" "$PROMETHEUS_BIN" /bin prometheus -- \
+    --config.entrypoint /bin/prometheus --config.workingdir /prometheus
+}
+
+build_kube_state_metrics() {
+  static_image kube-state-metrics "$KUBE_STATE_METRICS_VERSION" "$KUBE_STATE_METRICS_BIN" / kube-state-metrics -- \
+    --config.entrypoint /kube-state-metrics
+}
+
+# HAProxy from Debian bookworm (2.6; its built-in Prometheus exporter), run as haproxy's own user (uid of the
+# package's postinst, looked up at pack time).
+build_haproxy() {
+  local base; base=$(base_rootfs ca-certificates,haproxy)
+  local archive; archive="$OUT/haproxy-$(key "$base").oci.tar"
+  if [[ ! -f $archive ]]; then
+    log "haproxy: packing Debian's haproxy"
+    local rootfs; rootfs=$(mktemp -d -p "$OUT"); TMPS+=("$rootfs")
+    tar -C "$rootfs" -xf "$base"
+    chmod 0755 "$rootfs"
+    : >"$rootfs/etc/resolv.conf"
+    local uid; uid=$(awk -F: '$1 == "haproxy" {print $3 ":" $4}' "$rootfs/etc/passwd")
+    [[ -n $uid ]] || { log "error: the haproxy package made no haproxy user"; exit 1; }
+    pack "$rootfs" "$archive" "$HAPROXY_IMAGE_TAG" --config.user "$uid" \
+      --config.entrypoint /usr/sbin/haproxy --config.cmd -W --config.cmd -db --config.cmd -f \
+      --config.cmd /usr/local/etc/haproxy/haproxy.cfg
+  fi
+  current "$archive" haproxy
+}
+
 main() {
-  local what=("$@"); [[ ${#what[@]} -gt 0 ]] || what=(pause sim device_plugin)
+  local what=("$@"); [[ ${#what[@]} -gt 0 ]] || what=(pause sim device_plugin keda prometheus_operator prometheus kube_state_metrics haproxy)
   local w; for w in "${what[@]}"; do "build_$w"; done
   log "ok: $(find "$OUT" -maxdepth 1 -name '*.oci.tar' -printf '%f\n' | sort | tr '\n' ' ')"
 }

@@ -114,6 +114,7 @@ install_cluster() {
   install_python
   bash "$ROOT/hack/install-packages.sh" cluster
   bash "$ROOT/hack/cluster/build-binaries.sh"
+  bash "$ROOT/hack/cluster/build-addons.sh"
   ln -sfn "$KUBECTL" "$BIN/kubectl"
   bash "$ROOT/hack/build-images.sh"
 }

@@ -16,19 +16,8 @@ export GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local CGO_ENABLED=0
 
 log() { printf '[build-binaries] %s\n' "$*" >&2; }
 
-# timed OUTFILE CMD...: run CMD under GNU time, append its wall time and peak RSS to OUTFILE.
-timed() {
-  local out=$1; shift
-  local tfile; tfile=$(mktemp)
-  if ! /usr/bin/time -v -o "$tfile" "$@"; then
-    cat "$tfile" >&2; rm -f "$tfile"; return 1
-  fi
-  {
-    printf '%s %s\n' "$(date -u +%FT%TZ)" "$*"
-    grep -E 'Elapsed \(wall clock\)|Maximum resident set size|User time|System time' "$tfile"
-  } >>"$out"
-  rm -f "$tfile"
-}
+# timed OUTFILE CMD...
+source "$(dirname "${BASH_SOURCE[0]}")/gobuild.sh"
 
 # gomod_file MODULE@VERSION -> path of the downloaded go.mod
 gomod_file() {

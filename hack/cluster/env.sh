@@ -15,6 +15,13 @@ KWOK_BIN="$CACHE/kwok-$KWOK_VERSION/bin"
 COREDNS_PLUGINS_REV=p2 # revision of the plugin set compiled in (build-binaries.sh): part of the cache key
 COREDNS_BIN="$CACHE/coredns-$COREDNS_VERSION-$COREDNS_PLUGINS_REV/bin"
 KUBECTL="$K8S_BIN/kubectl"
+# The autoscaling add-ons (hack/cluster/build-addons.sh), in the cluster as pods (hack/cluster/addons.sh).
+KEDA_BIN="$CACHE/keda-$KEDA_VERSION/bin"
+PROMETHEUS_OPERATOR_BIN="$CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin"
+PROMETHEUS_BIN="$CACHE/prometheus-$PROMETHEUS_VERSION/bin"
+KUBE_STATE_METRICS_BIN="$CACHE/kube-state-metrics-$KUBE_STATE_METRICS_VERSION/bin"
+# Prometheus 3.MM.P from its Go module version v0.3MM.P (what prometheus-operator is told: spec.version).
+PROMETHEUS_SERVER_VERSION="v3.$((10#$(v=${PROMETHEUS_VERSION#v0.3}; printf '%s' "${v%%.*}"))).${PROMETHEUS_VERSION##*.}"
 
 # State: files under build/cluster (gitignored); sockets and runtime state under /run/vllm-inference; the
 # kubelet's state under /var/lib/vllm-inference. Both host directories are named for this project, so
@@ -128,6 +135,13 @@ in_node_net() {
 PAUSE_IMAGE=localhost/vllm-inference/pause:0.1.0
 SIM_IMAGE=localhost/vllm-inference/vllm-sim:0.1.0
 DEVICE_PLUGIN_IMAGE=localhost/vllm-inference/fake-gpu-device-plugin:0.1.0 # deploy/fake-gpu-device-plugin
+# The autoscaling add-ons (hack/cluster/addons.sh), tagged with the versions they are built at.
+HAPROXY_IMAGE_TAG=2.6-bookworm # Debian bookworm's haproxy package
+KEDA_IMAGE=localhost/vllm-inference/keda:$KEDA_VERSION
+PROMETHEUS_OPERATOR_IMAGE=localhost/vllm-inference/prometheus-operator:$PROMETHEUS_OPERATOR_VERSION
+PROMETHEUS_IMAGE=localhost/vllm-inference/prometheus:$PROMETHEUS_SERVER_VERSION
+HAPROXY_IMAGE=localhost/vllm-inference/haproxy:$HAPROXY_IMAGE_TAG
+KUBE_STATE_METRICS_IMAGE=localhost/vllm-inference/kube-state-metrics:$KUBE_STATE_METRICS_VERSION
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() {

@@ -37,3 +37,8 @@ import() {
 import pause "$PAUSE_IMAGE"
 import vllm-sim "$SIM_IMAGE"
 import fake-gpu-device-plugin "$DEVICE_PLUGIN_IMAGE"
+import keda "$KEDA_IMAGE"
+import prometheus-operator "$PROMETHEUS_OPERATOR_IMAGE"
+import prometheus-server "$PROMETHEUS_IMAGE"
+import kube-state-metrics "$KUBE_STATE_METRICS_IMAGE"
+import haproxy "$HAPROXY_IMAGE"

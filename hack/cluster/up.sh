@@ -129,6 +129,12 @@ simulated_pools() {
     kctl wait --for=condition=Ready node -l kwok.x-k8s.io/simulated=true --timeout=1s
 }
 
+addons() {
+  if [[ ${VLLM_CLUSTER_ADDONS:-all} == none ]]; then log "add-ons skipped (VLLM_CLUSTER_ADDONS=none)"; return; fi
+  step "autoscaling add-ons: KEDA $KEDA_VERSION, prometheus-operator $PROMETHEUS_OPERATOR_VERSION, Prometheus $PROMETHEUS_SERVER_VERSION"
+  bash "$HERE/addons.sh"
+}
+
 summary() {
   step "ready"
   kctl get nodes -L cloud.google.com/gke-nodepool,cloud.google.com/gke-spot,topology.kubernetes.io/zone \
@@ -136,7 +142,7 @@ summary() {
   log "kubeconfig: $KUBECONFIG_FILE   (export KUBECONFIG=$KUBECONFIG_FILE)"
 }
 
-STEPS=(prepare network control_plane dns real_nodes simulated_pools summary)
+STEPS=(prepare network control_plane dns real_nodes simulated_pools addons summary)
 
 # up.sh [STEP...]: all steps in order, or only the named ones (for debugging one component).
 main() {

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vllm_load.runner import run_load
-from vllm_load.spec import APIS, LoadSpec, SpecError
+from vllm_load.spec import APIS, ARRIVALS, LoadSpec, SpecError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,6 +25,13 @@ def parser() -> argparse.ArgumentParser:
     pace = p.add_mutually_exclusive_group(required=True)
     pace.add_argument("--rate", type=float, help="requests started per second (constant rate)")
     pace.add_argument("--concurrency", type=int, help="requests in flight (fixed concurrency)")
+    p.add_argument(
+        "--arrival",
+        choices=ARRIVALS,
+        default="constant",
+        help="with --rate: constant gaps or poisson (seeded)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the poisson arrivals")
     p.add_argument("--requests", type=int, default=LoadSpec.requests, help="at most this many requests")
     p.add_argument("--duration", type=float, default=LoadSpec.duration_s, help="start none after this (s)")
     p.add_argument("--timeout", type=float, default=LoadSpec.timeout_s, help="per-request timeout (s)")
@@ -55,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ignore_eos=args.ignore_eos,
             rate=args.rate,
             concurrency=args.concurrency,
+            arrival=args.arrival,
+            seed=args.seed,
             requests=args.requests,
             duration_s=args.duration,
             timeout_s=args.timeout,

@@ -15,12 +15,13 @@ from vllm_load.spec import LoadSpec
 RETRY_BACKOFF_S, RETRY_BACKOFF_MAX_S = 0.5, 8.0
 
 
-def _request_args(spec: LoadSpec, model: str) -> dict[str, Any]:
-    args: dict[str, Any] = {"model": model, "max_tokens": spec.max_tokens, "stream": spec.stream}
+def _request_args(spec: LoadSpec, model: str, index: int) -> dict[str, Any]:
+    prompt, max_tokens = spec.shape(index)
+    args: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "stream": spec.stream}
     if spec.api == "chat":
-        args["messages"] = [{"role": "user", "content": spec.prompt}]
+        args["messages"] = [{"role": "user", "content": prompt}]
     else:
-        args["prompt"] = spec.prompt
+        args["prompt"] = prompt
     if spec.stream:
         args["stream_options"] = {"include_usage": True}
     if spec.ignore_eos:
@@ -41,7 +42,7 @@ async def _attempt(
     """One attempt; fills in result, raising what the server or the connection raised."""
     chat = spec.api == "chat"
     endpoint = client.chat.completions if chat else client.completions
-    args = _request_args(spec, model)
+    args = _request_args(spec, model, result.index)
     if not spec.stream:
         answer = await endpoint.create(**args)
         result.finish_reason = answer.choices[0].finish_reason if answer.choices else None

@@ -68,8 +68,7 @@ async def arun_load(spec: LoadSpec, progress_s: float = 0.0) -> Report:
         else:
             assert spec.rate is not None
             tasks = []
-            for i in range(spec.requests):
-                due = i / spec.rate
+            for i, due in zip(range(spec.requests), spec.start_times(), strict=False):
                 if due >= spec.duration_s:
                     break
                 await asyncio.sleep(max(0.0, t0 + due - time.monotonic()))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 Api = Literal["completions", "chat"]
 APIS: tuple[Api, ...] = ("completions", "chat")
+Arrival = Literal["constant", "poisson"]
+ARRIVALS: tuple[Arrival, ...] = ("constant", "poisson")
 
 
 class SpecError(ValueError):
@@ -26,9 +31,16 @@ class LoadSpec:
     prompt: str = "Write a short story about a GPU cluster."
     max_tokens: int = 32
     ignore_eos: bool = False  # vLLM's extra parameter: always generate max_tokens (a steady request length)
+    # A mix of (prompt, max_tokens) that request i takes as mix[i % len(mix)]; empty: every request sends
+    # `prompt` with `max_tokens`.
+    mix: tuple[tuple[str, int], ...] = ()
     # -- pacing: exactly one of rate (requests started per second) and concurrency (requests in flight)
     rate: float | None = None
     concurrency: int | None = None
+    # with rate: start times at fixed intervals (constant) or exponential gaps (poisson, seeded), as real
+    # traffic arrives, so queues form at random as they do in production
+    arrival: Arrival = "constant"
+    seed: int = 0
     # -- bounds: no request starts after `requests` have started or `duration_s` has passed; each request
     # gives up after timeout_s; the run ends when the last request has finished or given up.
     requests: int = 100
@@ -46,6 +58,10 @@ class LoadSpec:
         problems = []
         if not self.url.startswith(("http://", "https://")):
             problems.append(f"--url must be an http(s) URL, got {self.url!r}")
+        if self.arrival not in ARRIVALS:
+            problems.append(f"--arrival must be one of {', '.join(ARRIVALS)}, got {self.arrival!r}")
+        if any(tokens < 1 for _, tokens in self.mix):
+            problems.append("every max_tokens of the request mix must be at least 1")
         if self.api not in APIS:
             problems.append(f"--api must be one of {', '.join(APIS)}, got {self.api!r}")
         if (self.rate is None) == (self.concurrency is None):
@@ -64,6 +80,18 @@ class LoadSpec:
         problems += [message for ok, message in checks if not ok]
         if problems:
             raise SpecError("; ".join(problems))
+
+    def shape(self, index: int) -> tuple[str, int]:
+        """(prompt, max_tokens) of request `index`."""
+        return self.mix[index % len(self.mix)] if self.mix else (self.prompt, self.max_tokens)
+
+    def start_times(self) -> Iterator[float]:
+        """Seconds from the start at which successive requests are due (with `rate`)."""
+        assert self.rate is not None
+        rng, due = random.Random(self.seed), 0.0
+        for i in itertools.count():
+            yield due if self.arrival == "poisson" else i / self.rate
+            due += rng.expovariate(self.rate)
 
     @property
     def base_url(self) -> str:

@@ -15,17 +15,18 @@ import sys
 from collections.abc import Sequence
 
 from vllm_plan.command import Command
-from vllm_plan.commands import cost, fit
+from vllm_plan.commands import capacity, cost, fit
 
 PROG = "vllm-plan"
-COMMANDS: tuple[Command, ...] = (fit.COMMAND, cost.COMMAND)
+COMMANDS: tuple[Command, ...] = (fit.COMMAND, cost.COMMAND, capacity.COMMAND)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Plan a vLLM deployment before installing it: will it fit (fit), what a day of traffic "
-        "costs (cost). `vllm-plan SUBCOMMAND --help` lists a subcommand's flags.",
+        description="Plan a vLLM deployment: will it fit (fit), what a day of traffic costs (cost), what one "
+        "replica sustains and the autoscaling values that follow (capacity). `vllm-plan SUBCOMMAND --help` "
+        "lists a subcommand's flags.",
     )
     subcommands = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
     for command in COMMANDS:

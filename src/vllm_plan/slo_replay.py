@@ -40,28 +40,33 @@ class ReplayedRate:
     limited_by: str
 
 
-def replay_stream(fit: FitReport, traffic: TrafficProfile, rate: float) -> dict[str, Any]:
-    """The measured stage's report of a replay of `traffic`'s shape at `rate` requests/s on one replica."""
+def measured_stage(
+    fit: FitReport, prompts: Prompts, rate: float, warmup: int, measured: int
+) -> dict[str, Any]:
+    """The report of the measured stage of a replay on one fresh replica of `fit`'s deployment: a Poisson
+    stream at `rate` requests/s of `prompts`, `warmup` requests to fill the batch, then `measured`."""
     memory = fit.memory
     timing = TimingModel.build(fit.model_spec, fit.gpu_spec, memory)
     engine = Engine(EngineConfig.from_plan(memory, timing))
-    total = WARMUP_REQUESTS + MEASURED_REQUESTS
     workload = Workload(
-        stages=(
-            Stage(rate, WARMUP_REQUESTS / rate, "poisson"),
-            Stage(rate, MEASURED_REQUESTS / rate, "poisson"),
-        ),
-        prompts=Prompts(
-            groups=1,
-            prompts_per_group=total,
-            prefix_tokens=0,
-            prompt_tokens=traffic.mean_input_tokens,
-            output_tokens=traffic.mean_output_tokens,
-        ),
+        stages=(Stage(rate, warmup / rate, "poisson"), Stage(rate, measured / rate, "poisson")),
+        prompts=prompts,
         seed=0,
     )
     report: dict[str, Any] = replay(engine, workload, timing.api_seconds).report()["stages"][1]
     return report
+
+
+def replay_stream(fit: FitReport, traffic: TrafficProfile, rate: float) -> dict[str, Any]:
+    """The measured stage's report of a replay of `traffic`'s shape at `rate` requests/s on one replica."""
+    prompts = Prompts(
+        groups=1,
+        prompts_per_group=WARMUP_REQUESTS + MEASURED_REQUESTS,
+        prefix_tokens=0,
+        prompt_tokens=traffic.mean_input_tokens,
+        output_tokens=traffic.mean_output_tokens,
+    )
+    return measured_stage(fit, prompts, rate, WARMUP_REQUESTS, MEASURED_REQUESTS)
 
 
 def _figures(report: dict[str, Any], key: str) -> tuple[float, float]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -461,7 +461,9 @@ class Engine:
             return "length"
         return None
 
-    def run_decodes(self, now: float, until: float) -> tuple[float, int] | None:
+    def run_decodes(
+        self, now: float, until: float, held: Callable[[float, float, int], None] | None = None
+    ) -> tuple[float, int] | None:
         """Run pure-decode steps back to back from `now`, each starting before `until`, in one pass.
 
         The result is what schedule()/complete() would give step by step (same step times, token counts,
@@ -469,7 +471,8 @@ class Engine:
         every step: replay's fast path between arrivals. It applies only while nothing waits, every
         running sequence decodes one token, no observer wants each token and no stop string needs the
         text; otherwise, or when a step would have to preempt, it leaves the step to schedule().
-        Returns (time the last step ended, steps run), or None when it ran no step.
+        Returns (time the last step ended, steps run), or None when it ran no step. `held(start, seconds,
+        running)` is called for each step once its blocks are allocated (what replay observes of a step).
         """
         cfg, running, pool = self.config, self.running, self.pool
         # Steps while every waiting request is still invisible to the scheduler (async scheduling) are
@@ -521,7 +524,10 @@ class Engine:
                 nxt = j + bs
                 if nxt < horizon and nxt < min(req.length_limit - len(req.output), mml - req.num_tokens):
                     heapq.heappush(allocs, (nxt, idx))
-            t += step_seconds(n, total, total, n)
+            seconds = step_seconds(n, total, total, n)
+            if held is not None:
+                held(t, seconds, n)
+            t += seconds
             self._schedule_calls += 1
             leaving = finishing.get(j, ())
             for idx in leaving:  # in running order, as complete() frees them

@@ -5,8 +5,12 @@ async scheduling, chunked prefill under max-num-batched-tokens, preemption, bloc
 here a loop hands it each request at its arrival time and advances a virtual clock by each step's model
 time. The client sees the engine's times plus the API server's per-request time (TimingModel.api_seconds).
 Per stage (requests that arrived in it) and overall: requests, TTFT / ITL / E2E in ms (mean, p50, p90,
-p99), output tokens/s, requests/s, preemptions and the largest running batch. ITL per request is
-(E2E - TTFT) / (output tokens - 1), the convention of the calibration data.
+p99), output tokens/s, requests/s (arrived), finished/s (requests of any stage finishing within the
+stage's time: below requests/s the engine falls behind), preemptions and the largest running batch; and,
+over the stage's virtual time (the drain after the last stage excluded), what vLLM's gauges would show:
+the time-averaged running and waiting counts and KV-cache usage (vllm:num_requests_running / _waiting,
+vllm:kv_cache_usage_perc) and their peaks. ITL per request is (E2E - TTFT) / (output tokens - 1), the
+convention of the calibration data.
 """
 
 from __future__ import annotations
@@ -33,6 +37,15 @@ class StageStats:
     output_tokens: int = 0
     preemptions: int = 0
     max_running: int = 0
+    finished: int = 0  # requests (of any stage) that finished within this stage's time
+    # What /metrics would show over the stage's time: integrals of the engine's running and waiting counts
+    # and KV-cache usage over virtual seconds (time averages = integral / observed seconds), and peaks.
+    observed_s: float = 0.0
+    running_s: float = 0.0
+    waiting_s: float = 0.0
+    kv_usage_s: float = 0.0
+    max_waiting: int = 0
+    max_kv_usage: float = 0.0
 
     def merge(self, other: StageStats) -> None:
         self.ttft += other.ttft
@@ -40,7 +53,28 @@ class StageStats:
         self.e2e += other.e2e
         self.output_tokens += other.output_tokens
         self.preemptions += other.preemptions
+        self.finished += other.finished
         self.max_running = max(self.max_running, other.max_running)
+        self.observed_s += other.observed_s
+        self.running_s += other.running_s
+        self.waiting_s += other.waiting_s
+        self.kv_usage_s += other.kv_usage_s
+        self.max_waiting = max(self.max_waiting, other.max_waiting)
+        self.max_kv_usage = max(self.max_kv_usage, other.max_kv_usage)
+
+    def hold(self, running: int, waiting: int, usage: float, seconds: float) -> None:
+        """The engine held `running` and `waiting` requests and `usage` of its KV cache for `seconds`."""
+        if seconds <= 0:
+            return
+        self.observed_s += seconds
+        self.running_s += running * seconds
+        self.waiting_s += waiting * seconds
+        self.kv_usage_s += usage * seconds
+        self.max_waiting = max(self.max_waiting, waiting)
+        self.max_kv_usage = max(self.max_kv_usage, usage)
+
+    def time_mean(self, integral: float) -> float:
+        return integral / self.observed_s if self.observed_s else 0.0
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -72,8 +106,14 @@ def _report(stats: StageStats, duration: float) -> dict[str, Any]:
         "e2e_ms": summary_ms(stats.e2e),
         "output_tokens_per_s": round(stats.output_tokens / duration, 3),
         "requests_per_s": round(len(stats.e2e) / duration, 3),
+        "finished_per_s": round(stats.finished / duration, 3),
         "preemptions": stats.preemptions,
         "max_running": stats.max_running,
+        "mean_running": round(stats.time_mean(stats.running_s), 3),
+        "mean_waiting": round(stats.time_mean(stats.waiting_s), 3),
+        "max_waiting": stats.max_waiting,
+        "mean_kv_cache_usage": round(stats.time_mean(stats.kv_usage_s), 4),
+        "max_kv_cache_usage": round(stats.max_kv_usage, 4),
     }
 
 
@@ -94,6 +134,19 @@ class ReplayResult:
         }
 
 
+def _state(engine: Engine) -> tuple[int, int, float]:
+    return len(engine.running), len(engine.waiting), engine.kv_usage()
+
+
+def _hold_idle(
+    stages: list[StageStats], starts: list[float], engine: Engine, start: float, stop: float, end: float
+) -> None:
+    """An idle engine from `start` to `stop`: each stage that span crosses holds its part."""
+    for index, begin in enumerate(starts):
+        finish = starts[index + 1] if index + 1 < len(starts) else end
+        stages[index].hold(*_state(engine), min(stop, finish) - max(start, begin))
+
+
 def replay(engine: Engine, workload: Workload, api_seconds: float = 0.0, fast: bool = True) -> ReplayResult:
     """Run `workload` on `engine` (fresh or warm) in virtual time; `api_seconds` adds to TTFT and E2E.
 
@@ -107,6 +160,7 @@ def replay(engine: Engine, workload: Workload, api_seconds: float = 0.0, fast: b
     stages = [StageStats() for _ in workload.stages]
     block_size = engine.config.block_size
     submitted: list[tuple[int, Request]] = []
+    end = workload.duration  # the drain after the last stage is no stage's time
     now, i, idle = 0.0, 0, 0
     while True:
         while i < len(arrivals) and arrivals[i].time <= now:
@@ -128,9 +182,14 @@ def replay(engine: Engine, workload: Workload, api_seconds: float = 0.0, fast: b
             if index + 1 < len(starts):
                 until = min(until, starts[index + 1])
             running = len(engine.running)
-            ran = engine.run_decodes(now, until)
+            stage = stages[index]
+
+            def held(start: float, seconds: float, batch: int, stage: StageStats = stage) -> None:
+                stage.hold(batch, len(engine.waiting), engine.kv_usage(), min(start + seconds, end) - start)
+
+            ran = engine.run_decodes(now, until, held)
             if ran is not None:
-                stages[index].max_running = max(stages[index].max_running, running)
+                stage.max_running = max(stage.max_running, running)
                 now = ran[0]
                 continue
         step = engine.schedule()
@@ -138,6 +197,7 @@ def replay(engine: Engine, workload: Workload, api_seconds: float = 0.0, fast: b
             if not engine.has_work():
                 if i == len(arrivals):
                     break
+                _hold_idle(stages, starts, engine, now, arrivals[i].time, end)
                 now = arrivals[i].time
                 continue
             idle += 1
@@ -148,11 +208,14 @@ def replay(engine: Engine, workload: Workload, api_seconds: float = 0.0, fast: b
         stage = stages[max(0, bisect.bisect_right(starts, now) - 1)]
         stage.max_running = max(stage.max_running, len(engine.running))
         stage.preemptions += step.preempted
+        stage.hold(*_state(engine), min(now + step.duration, end) - now)
         now += step.duration
         engine.complete(step, now)
     for index, req in submitted:
         if req.first_token_at is None or req.finished_at is None:
             continue
+        if req.finished_at < end:
+            stages[max(0, bisect.bisect_right(starts, req.finished_at) - 1)].finished += 1
         stats = stages[index]
         ttft = req.first_token_at - req.arrival + api_seconds
         e2e = req.finished_at - req.arrival + api_seconds

@@ -70,6 +70,15 @@ def test_every_request_of_a_bounded_run_is_answered_and_timed(
     assert report.summary().startswith("lost requests: 0 of 20;")
 
 
+def test_each_request_of_a_mix_gets_its_own_prompt_and_length(shared_sim: SimProcess) -> None:
+    mix = (("one two three four", 3), ("a much longer prompt than the first " * 8, 9))
+    spec = LoadSpec(
+        url=shared_sim.url, api="completions", concurrency=2, requests=6, mix=mix, ignore_eos=True
+    )
+    report = run_load(spec)
+    assert [r.output_tokens for r in report.results] == [3, 9, 3, 9, 3, 9]
+
+
 def test_no_request_starts_after_the_duration_at_a_constant_rate(shared_sim: SimProcess) -> None:
     report = run_load(LoadSpec(url=shared_sim.url, rate=10, requests=1000, duration_s=1.0, max_tokens=2))
     assert report.sent == 10  # due at 0.0, 0.1, ... 0.9 s

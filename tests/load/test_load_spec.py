@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from vllm_load import LoadSpec, SpecError
@@ -21,6 +23,8 @@ from vllm_load.stats import percentile, summarize
         ({"rate": 1.0, "max_tokens": 0}, "--max-tokens"),
         ({"rate": 1.0, "retries": -1}, "--retries"),
         ({"rate": 1.0, "api": "embeddings"}, "--api"),
+        ({"rate": 1.0, "arrival": "bursty"}, "--arrival"),
+        ({"rate": 1.0, "mix": (("hi", 0),)}, "max_tokens of the request mix"),
     ],
 )
 def test_a_spec_that_cannot_run_is_refused_naming_its_flag(settings: dict[str, object], flag: str) -> None:
@@ -66,3 +70,34 @@ def test_a_summary_has_count_mean_percentiles_and_max_or_is_none() -> None:
     assert (s["count"], s["mean"], s["p50"], s["max"]) == (3, 2.0, 2.0, 3.0)
     assert set(s) == {"count", "mean", "p50", "p90", "p95", "p99", "max"}
     assert summarize([]) is None
+
+
+def test_poisson_start_times_are_seeded_exponential_gaps_at_the_rate() -> None:
+    spec = LoadSpec(url="http://h:8000", rate=20.0, arrival="poisson", seed=3)
+    times = list(itertools.islice(spec.start_times(), 4001))
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert times[0] == 0.0 and all(g > 0 for g in gaps)
+    assert len(set(round(g, 9) for g in gaps)) == len(gaps)  # not fixed intervals
+    assert abs(len(gaps) / times[-1] - 20.0) < 1.5  # mean rate within ~7 % over 4000 gaps
+    assert times == list(
+        itertools.islice(
+            LoadSpec(url="http://h:8000", rate=20.0, arrival="poisson", seed=3).start_times(), 4001
+        )
+    )
+    other = list(
+        itertools.islice(
+            LoadSpec(url="http://h:8000", rate=20.0, arrival="poisson", seed=4).start_times(), 10
+        )
+    )
+    assert other != times[:10]
+
+
+def test_constant_start_times_are_fixed_intervals() -> None:
+    spec = LoadSpec(url="http://h:8000", rate=4.0)
+    assert list(itertools.islice(spec.start_times(), 4)) == [0.0, 0.25, 0.5, 0.75]
+
+
+def test_a_request_mix_is_cycled_by_request_index() -> None:
+    spec = LoadSpec(url="http://h:8000", rate=1.0, mix=(("a", 3), ("b", 5)))
+    assert [spec.shape(i) for i in range(3)] == [("a", 3), ("b", 5), ("a", 3)]
+    assert LoadSpec(url="http://h:8000", rate=1.0, prompt="p", max_tokens=7).shape(9) == ("p", 7)

@@ -20,7 +20,8 @@ ALLOWED = {
     "vllm_model": set(),
     "vllm_sim": {"vllm_model"},
     "gpu_device_plugin": {"vllm_model"},
-    "vllm_plan": {"vllm_model", "vllm_sim"},
+    # The planner measures live servers (`vllm-plan capacity`) with the load client.
+    "vllm_plan": {"vllm_model", "vllm_sim", "vllm_load"},
     # The load client talks to any OpenAI-compatible server: it knows no product (its tests use vllm_sim).
     "vllm_load": set(),
 }

@@ -30,6 +30,12 @@ STAGE_KEYS = {
     "requests_per_s",
     "preemptions",
     "max_running",
+    "finished_per_s",
+    "mean_running",
+    "mean_waiting",
+    "max_waiting",
+    "mean_kv_cache_usage",
+    "max_kv_cache_usage",
 }
 
 
@@ -82,6 +88,21 @@ def test_replay_json_has_every_figure_per_stage_and_overall(tmp_path, capsys):
     assert report["stages"][0]["requests"] == 60  # 4 req/s for 15 s, fixed intervals
     assert report["overall"]["requests"] == sum(s["requests"] for s in report["stages"])
     assert report["stages"][0]["output_tokens_per_s"] == pytest.approx(60 * 40 / 15)
+
+
+def test_replay_reports_the_gauges_an_autoscaler_reads_rising_with_the_rate(tmp_path, capsys):
+    """Time-averaged running, waiting and KV usage over a stage (as /metrics would show them), their peaks
+    and the requests finished within the stage: a busier stage runs a bigger batch on more KV blocks."""
+    stages = [{"rate": 2.0, "duration": 20, "arrival": "poisson"}, {"rate": 12.0, "duration": 20}]
+    code, out, _ = run_cli(tmp_path, capsys, {**workload(), "stages": stages}, "--json")
+    assert code == 0
+    quiet, busy = json.loads(out)["stages"]
+    assert 0 < quiet["mean_running"] < busy["mean_running"] <= busy["max_running"]
+    assert 0 < quiet["mean_kv_cache_usage"] < busy["mean_kv_cache_usage"] <= busy["max_kv_cache_usage"] <= 1
+    assert 0 <= quiet["mean_waiting"] <= quiet["max_waiting"]
+    # Kept up with: about as many finished within each stage as arrived in it.
+    for stage in (quiet, busy):
+        assert stage["finished_per_s"] == pytest.approx(stage["requests_per_s"], rel=0.2)
 
 
 def test_replay_is_deterministic_for_a_seed_and_the_seed_moves_poisson_arrivals(tmp_path, capsys):
