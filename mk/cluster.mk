@@ -30,11 +30,12 @@ demo: cluster-up ## Local cluster + helm install (values/local-sim.yaml) + compl
 
 # The e2e tier: cluster up, tests, cluster down even when a test fails (the tests' status is kept), then the
 # teardown check (hack/cluster/e2e.sh). One run at a time per host (flock): two would share the cluster.
-# E2E_TESTS narrows the run to some scenarios (a file, a directory, a node id).
+# E2E_TESTS narrows the run to some scenarios (a file, a directory, a node id); E2E_WORKERS (2) is how many
+# scenarios share the cluster side by side (hack/cluster/e2e-tests.sh).
 E2E_TESTS ?= tests/e2e
 e2e-cluster: tools ## End-to-end tests on the local cluster (up, tests/e2e, down, check that down removed only ours)
 	@mkdir -p /run/lock; flock -w 3600 /run/lock/vllm-inference-e2e.lock \
-	  bash hack/cluster/e2e.sh $(PYTEST) -q -rxX --durations=0 $(E2E_TESTS)
+	  bash hack/cluster/e2e.sh bash hack/cluster/e2e-tests.sh $(PYTEST) -q -rxX --durations=0 -- $(E2E_TESTS)
 
 ct-install: tools ## ct install with the chart's ci/ files a simulator cluster satisfies (KUBECONFIG, default: the local cluster)
 	@bash hack/cluster/ct-install.sh

@@ -380,7 +380,11 @@ node_down() {
   for m in "$NODE_MNTNS" "$NODE_NETNS"; do
     if mountpoint -q "$m"; then umount "$m" 2>/dev/null || umount -l "$m"; fi
   done
-  if ip link show "$NODE_VETH" >/dev/null 2>&1; then ip link delete "$NODE_VETH"; fi
+  # The veth goes with the network namespace, asynchronously: deleting it may race the kernel doing so
+  # (a failed delete is an error only when the veth is still there).
+  if ! ip link delete "$NODE_VETH" 2>/dev/null && ip link show "$NODE_VETH" >/dev/null 2>&1; then
+    die "$1: cannot delete $NODE_VETH"
+  fi
   ip route del "$NODE_POD_CIDR" 2>/dev/null || true
   rm -rf "$NODE_RUN" "${NODES_VAR:?}/$1"
   log "$1: down (processes, containers, namespaces, veth, route, cgroups, kubelet state)"

@@ -1,7 +1,12 @@
 """Fixtures of the end-to-end tier. The cluster is pytest-helm-charts' `kube_cluster` (KUBECONFIG, any
 cluster with the local cluster's node-pool conventions); this adds its client, a throwaway namespace per
 test (deleted and waited for afterwards, so the GPUs its pods held are free for the next test), a release of
-the chart in it, and the figures each scenario prints (collected and printed again at the end of the run)."""
+the chart in it, and the figures each scenario prints (collected and printed again at the end of the run).
+
+Scenarios marked `serial` change nodes (drain, reclaim, cordon) or need a node's every GPU; the others share
+the cluster with each other, side by side under pytest-xdist (hack/cluster/e2e-tests.sh runs the two
+groups). A figure travels in the test report's user_properties, so the summary has the figures of every
+worker."""
 
 from __future__ import annotations
 
@@ -75,10 +80,16 @@ def figure(request: pytest.FixtureRequest) -> Figure:
 
     def record(line: str) -> None:
         text = f"{request.node.name}: {line}"
-        FIGURES.append(text)
+        request.node.user_properties.append(("figure", text))
         print(f"\n[figure] {text}", flush=True)
 
     return record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the figures of a finished test (in the controller under xdist: reports come from workers)."""
+    if report.when == "teardown":
+        FIGURES.extend(str(value) for key, value in report.user_properties if key == "figure")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

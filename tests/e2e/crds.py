@@ -38,14 +38,19 @@ def crd_documents() -> list[dict[str, Any]]:
 
 
 def install_missing_crds(api: pykube.HTTPClient) -> Iterator[list[str]]:
-    """Create each CRD the cluster lacks and wait until it is established; yields the names created, and
-    deletes them afterwards (the CRDs the cluster had stay as they were)."""
+    """Create each CRD the cluster lacks and wait until it is established; yields the names created. They
+    stay (scenarios side by side share them; the cluster is thrown away after the tier). A CRD another
+    scenario created in the meantime (409 Conflict) counts as present."""
     kind = pykube.object_factory(api, "apiextensions.k8s.io/v1", "CustomResourceDefinition")
     created = []
     for doc in crd_documents():
         name = doc["metadata"]["name"]
         if kind.objects(api).get_or_none(name=name) is None:
-            kind(api, doc).create()
+            try:
+                kind(api, doc).create()
+            except pykube.exceptions.HTTPError as err:
+                if err.code != 409:
+                    raise
             created.append(name)
 
     def established(name: str) -> bool:

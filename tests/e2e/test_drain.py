@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pykube
+import pytest
 
 from .conftest import Figure
 from .kube import REAL_NODE_SELECTOR, capacity_type, wait_until
@@ -25,6 +26,7 @@ def spot_node(api: pykube.HTTPClient) -> pykube.Node:
     return next(n for n in nodes if capacity_type(n) == "spot")
 
 
+@pytest.mark.serial
 def test_draining_the_spot_node_under_load_holds_the_budget_and_loses_nothing(
     api: pykube.HTTPClient, node_client: Path, release: Release, figure: Figure
 ) -> None:

@@ -108,6 +108,7 @@ def test_a_pod_asking_more_gpus_than_any_node_has_stays_pending(
     assert f"Insufficient {GPU}" in message
 
 
+@pytest.mark.serial
 def test_gpus_in_use_on_the_real_node_are_not_handed_out_twice(
     api: pykube.HTTPClient, namespace: str
 ) -> None:

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pykube
+import pytest
 import yaml
 
 from .conftest import Figure
@@ -64,6 +65,7 @@ def gpu_pods_on(api: pykube.HTTPClient, node: str) -> int:
     )
 
 
+@pytest.mark.serial
 def test_a_rollout_on_a_node_with_no_spare_gpu_completes_without_surge(
     api: pykube.HTTPClient, release: Release, figure: Figure
 ) -> None:
