@@ -2,8 +2,14 @@
 
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = sorted((ROOT / "values").glob("*.yaml"))
+# The presets that serve (a batch preset runs `vllm run-batch` Jobs: nothing to autoscale or route to).
+SERVING_PRESETS = [
+    p for p in PRESETS if not (yaml.safe_load(p.read_text()) or {}).get("batch", {}).get("enabled")
+]
 CHART = ROOT / "charts" / "vllm-inference"
 CHART_VALUES = CHART / "values.yaml"
 # The chart whose defaults a preset is read over, as `helm install -f PRESET charts/vllm-inference` does.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from plan_paths import PRESETS
+from plan_paths import SERVING_PRESETS
 
 from chart_harness.render import render_chart
 from vllm_plan.cli import main
@@ -121,7 +121,7 @@ def test_the_derived_values_are_the_knees_in_the_charts_keys_and_units(predicted
     assert values["autoscaling"]["maxReplicas"] == derived["max_replicas"] >= 100 / knee["arrived_per_s"]
 
 
-@pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
+@pytest.mark.parametrize("preset", SERVING_PRESETS, ids=[p.stem for p in SERVING_PRESETS])
 def test_the_snippet_merged_over_a_preset_renders_with_the_derived_thresholds(
     predicted: tuple[Path, dict], preset: Path
 ) -> None:
