@@ -112,6 +112,32 @@ def pod_manifest(
     }
 
 
+def host_path_volume(
+    api: pykube.HTTPClient,
+    name: str,
+    path: Path,
+    *,
+    storage_class: str = "",
+    claim: dict[str, str] | None = None,
+) -> pykube.PersistentVolume:
+    """A 1Gi ReadWriteMany hostPath PersistentVolume on `path` (every real node of the local cluster sees the
+    host's disk; the cluster has no provisioner), created: offered under `storage_class`, or pre-bound to
+    `claim` ({namespace, name})."""
+    spec: dict[str, Any] = {
+        "capacity": {"storage": "1Gi"},
+        "accessModes": ["ReadWriteMany"],
+        "storageClassName": storage_class,
+        "persistentVolumeReclaimPolicy": "Retain",
+        "hostPath": {"path": str(path), "type": "Directory"},
+    }
+    if claim is not None:
+        spec["claimRef"] = claim
+    manifest = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name}, "spec": spec}
+    pv = pykube.PersistentVolume(api, manifest)
+    pv.create()
+    return pv
+
+
 def running_node(api: pykube.HTTPClient, namespace: str, name: str) -> pykube.Node:
     """The node pod `name` runs on, once it is Running (within 90 s)."""
     try:

@@ -16,7 +16,7 @@ from typing import Any
 import pykube
 
 from .conftest import Figure
-from .kube import ROOT, wait_until
+from .kube import ROOT, host_path_volume, wait_until
 from .release import E2E_VALUES, Release
 
 REQUESTS = 200
@@ -46,23 +46,8 @@ def write_input(data: Path) -> None:
 def bind_claim(api: pykube.HTTPClient, namespace: str, data: Path) -> pykube.PersistentVolume:
     """A hostPath PersistentVolume on `data` (every real node of the local cluster sees the host's disk),
     pre-bound to the claim `batch-data` the release names."""
-    pv = pykube.PersistentVolume(
-        api,
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"{namespace}-batch-data"},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteMany"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "",
-                "hostPath": {"path": str(data), "type": "Directory"},
-                "claimRef": {"namespace": namespace, "name": "batch-data"},
-            },
-        },
-    )
-    pv.create()
+    claim_ref = {"namespace": namespace, "name": "batch-data"}
+    pv = host_path_volume(api, f"{namespace}-batch-data", data, claim=claim_ref)
     claim = pykube.PersistentVolumeClaim(
         api,
         {

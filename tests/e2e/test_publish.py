@@ -23,7 +23,7 @@ from chart_publish.registry import free_port, local_registry
 from chart_publish.signing import SigningKey, throwaway_key
 
 from .conftest import Figure
-from .kube import helm
+from .kube import helm, host_path_volume
 from .release import E2E_VALUES, Release
 from .traffic import STREAMING, run_load, start_load
 
@@ -125,22 +125,7 @@ def cache_volume(api: pykube.HTTPClient, namespace: str, tmp_path: Path) -> Iter
     host_dir = Path(f"/var/tmp/vllm-e2e-cache-{namespace}")
     host_dir.mkdir(mode=0o777, exist_ok=True)
     host_dir.chmod(0o1777)  # the pods' non-root uid writes there
-    pv = pykube.PersistentVolume(
-        api,
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"cache-{namespace}"},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteMany"],
-                "storageClassName": namespace,
-                "persistentVolumeReclaimPolicy": "Retain",
-                "hostPath": {"path": str(host_dir), "type": "Directory"},
-            },
-        },
-    )
-    pv.create()
+    pv = host_path_volume(api, f"cache-{namespace}", host_dir, storage_class=namespace)
     values = tmp_path / "cache-pvc.yaml"
     claim = {"size": "1Gi", "accessMode": "ReadWriteMany", "storageClassName": namespace}
     values.write_text(yaml.safe_dump({"modelCache": {"mode": "pvc", "pvc": claim}}))
