@@ -35,6 +35,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=LoadSpec.requests, help="at most this many requests")
     p.add_argument("--duration", type=float, default=LoadSpec.duration_s, help="start none after this (s)")
     p.add_argument("--timeout", type=float, default=LoadSpec.timeout_s, help="per-request timeout (s)")
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=LoadSpec.connect_timeout_s,
+        help="give up a connection not made in this long (s): connect_timeout, retryable",
+    )
     p.add_argument("--retries", type=int, default=0, help="retries of connection errors and 502/503/504")
     p.add_argument(
         "--keepalive",
@@ -67,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             requests=args.requests,
             duration_s=args.duration,
             timeout_s=args.timeout,
+            connect_timeout_s=args.connect_timeout,
             retries=args.retries,
             keepalive=args.keepalive,
         )

@@ -1,9 +1,11 @@
 """One request's outcome, and the error class of a failure.
 
 Error classes: `connection_refused` (no connection could be made), `connection_reset` (the connection broke
-before a response began), `timeout`, `http_<code>` (an error status, e.g. `http_503`), `truncated_stream` (a
-stream that broke off, or ended without a stop/length finish: the server aborted it), `aborted` (a
-non-streamed answer the server aborted), `other:<exception>`.
+before a response began), `connect_timeout` (no connection within the connect timeout: the address answers
+nothing, e.g. a pod IP on a node that has gone; the request never reached a server), `timeout`,
+`http_<code>` (an error status, e.g. `http_503`), `truncated_stream` (a stream that broke off, or ended
+without a stop/length finish: the server aborted it), `aborted` (a non-streamed answer the server
+aborted), `other:<exception>`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass, field
 import httpx2
 import openai
 
-RETRYABLE = frozenset({"connection_refused", "connection_reset", "http_502", "http_503", "http_504"})
+RETRYABLE = frozenset(
+    {"connection_refused", "connection_reset", "connect_timeout", "http_502", "http_503", "http_504"}
+)
 # Finish reasons of a complete generation (vLLM: stop, length; an aborted request finishes with "abort").
 COMPLETE = frozenset({"stop", "length"})
 
@@ -60,6 +64,8 @@ def classify(exc: BaseException, *, streaming_began: bool = False) -> tuple[str,
     if isinstance(exc, openai.APIStatusError):
         return f"http_{exc.status_code}", exc.status_code
     chain = list(_chain(exc))
+    if any(isinstance(e, httpx2.ConnectTimeout) for e in chain):
+        return "connect_timeout", None
     if any(isinstance(e, openai.APITimeoutError | httpx2.TimeoutException | TimeoutError) for e in chain):
         return "timeout", None
     if streaming_began:

@@ -20,7 +20,8 @@ MODEL_WAIT_S = 10.0  # how long to look for a model to use when none is named
 
 def _client(spec: LoadSpec) -> openai.AsyncOpenAI:
     limits = httpx2.Limits(max_connections=None, max_keepalive_connections=None if spec.keepalive else 0)
-    http = openai.DefaultAsyncHttpxClient(limits=limits, timeout=spec.timeout_s)
+    timeout = httpx2.Timeout(spec.timeout_s, connect=min(spec.connect_timeout_s, spec.timeout_s))
+    http = openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeout)
     # Retries are the runner's own, so that each one is counted.
     return openai.AsyncOpenAI(
         base_url=spec.base_url, api_key=spec.api_key or "EMPTY", max_retries=0, http_client=http

@@ -46,8 +46,12 @@ class LoadSpec:
     requests: int = 100
     duration_s: float = 60.0
     timeout_s: float = 60.0
+    # a connection not made within connect_timeout_s fails as connect_timeout (an address that answers
+    # nothing: a pod IP on a node that has gone); the request never reached a server, so it is retryable
+    connect_timeout_s: float = 5.0
     # -- client behaviour
-    # attempts after the first, on retryable errors (connection refused/reset, 502/503/504), 0.5 s apart
+    # attempts after the first, on retryable errors (connection refused/reset/connect timeout, 502/503/504),
+    # 0.5 s apart
     # doubling up to 8 s as the openai SDK does (its default: 2)
     retries: int = 0
     keepalive: bool = (
@@ -74,6 +78,10 @@ class LoadSpec:
             (self.requests >= 1, f"--requests must be at least 1, got {self.requests!r}"),
             (self.duration_s > 0, f"--duration must be positive (seconds), got {self.duration_s!r}"),
             (self.timeout_s > 0, f"--timeout must be positive (seconds), got {self.timeout_s!r}"),
+            (
+                self.connect_timeout_s > 0,
+                f"--connect-timeout must be positive (seconds), got {self.connect_timeout_s!r}",
+            ),
             (self.max_tokens >= 1, f"--max-tokens must be at least 1, got {self.max_tokens!r}"),
             (self.retries >= 0, f"--retries must be 0 or more, got {self.retries!r}"),
         )

@@ -21,7 +21,9 @@ from .traffic import STREAMING, Load, start_load
 
 # Nothing removes the endpoints of pods on a node that shuts down before their server stops accepting (the
 # kubelet deletes no pod): requests arriving then are refused (503, connection refused) and retried, as the
-# openai SDK retries them by default. Requests lost are those that still fail.
+# openai SDK retries them by default; so is a connection to one of their addresses that is never made once
+# the node has gone (connect_timeout: the request never reached a server). Requests lost are those that
+# still fail.
 RETRIES = 4  # 0.5 + 1 + 2 + 4 s of backoff
 
 
