@@ -2,15 +2,8 @@
 replica of the bench's own deployment on the local cluster, from the client node's network namespace to that
 pod's IP (one replica, not the Service), with the bench's request shape (streamed chat of 128 tokens) and
 TTFT SLO; the chart values it derives (KEDA thresholds, max-num-seqs, mode keda) are what the bench runs the
-"derived" release with, over its chart configuration's values.
-
-    capacity = install_release(api, kubeconfig, "capacity", merge(COMMON, ONE_REPLICA))
-    try:
-        capacity.wait_serving({"onDemand": 1}, timeout_s=240)
-        derived = derived_values(capacity, TTFT_SLO_S, REPORTS / "capacity")
-    finally:
-        remove_release(capacity)
-    configs = [*CONFIGS, Config("derived", merge(CONFIGS[0].values, derived))]
+"derived" release with, over its chart configuration's values (`autoscaling_bench.derived_config`
+installs the one-replica release, calls `derived_values` and removes it).
 """
 
 from __future__ import annotations
