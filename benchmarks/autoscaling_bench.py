@@ -1,5 +1,5 @@
 """Autoscaling side by side on the local cluster's real KEDA and Prometheus (docs/autoscaling.md): the same
-load step, at the same time, on one release per configuration, each in its own namespace:
+gradual ramp of traffic, at the same time, on one release per configuration, each in its own namespace:
 
   - chart:       the chart's KEDA defaults (triggers, thresholds, polling, fallback) with its scale-down
                  behaviour on a 1:10 clock (60 s window, one pod per 30 s) so scale-in shows within the run;
@@ -13,14 +13,18 @@ load step, at the same time, on one release per configuration, each in its own n
                  skips it).
 
 A configuration is a small record (name, chart values, an optional raw ScaledObject): adding one is a few
-lines in CONFIGS. Each release is the on-demand pool alone, 1..3 replicas, 8 sequences per replica; the load
-is a step of 32 concurrent streams for STEP_S, then a trickle (2 requests/s) while the pools may scale in.
-Figures per configuration: reaction time (load start to an extra replica Ready), seconds over the TTFT SLO,
-replica-seconds, failed requests; printed as a table and as `reaction: <config> <seconds>`, written with the
-timelines to build/reports/autoscaling.{json,md} and plotted (replicas, KV usage, queue depth, TTFT over time)
-to build/reports/autoscaling.png (and docs/img/autoscaling.png, which the README shows).
+lines in CONFIGS. Each release is the on-demand pool alone, 1..3 replicas of a deployment that saturates on
+its KV cache (64 blocks of 16 tokens, as a 7-8B model on an L4 does at a longer context) while its 0.5B model
+keeps the simulator's CPU cost within this machine's two cores. The load is Poisson arrivals whose rate rises
+linearly from --ramp-from to --ramp-to requests/s over --ramp-s (a peak building up, which an autoscaler can
+follow only if it asks for a replica before the current ones saturate), then a trickle (2 requests/s) while
+the pools may scale in. Figures per configuration: reaction time (load start to an extra replica Ready),
+seconds over the TTFT SLO, replica-seconds, failed requests; printed as a table and as
+`reaction: <config> <seconds>`, written with the timelines to build/reports/autoscaling.{json,md} and plotted
+(replicas, KV usage, queue depth, TTFT over time) to build/reports/autoscaling.png (and
+docs/img/autoscaling.png, which the README shows).
 
-    python benchmarks/autoscaling_bench.py [--kubeconfig build/cluster/kubeconfig] [--step-s 60]
+    python benchmarks/autoscaling_bench.py [--kubeconfig build/cluster/kubeconfig] [--ramp-s 240]
 
 Run by `make bench-autoscaling` (part of `make bench`), which brings the local cluster up with room for the
 four releases (VLLM_LOCAL_GPUS=12) and down after. Nothing is asserted; a run that cannot install fails.
@@ -61,18 +65,41 @@ from autoscaling_derived import ONE_REPLICA, derived_values  # noqa: E402
 
 REPORTS = ROOT / "build" / "reports"
 DOC_PLOT = ROOT / "docs" / "img" / "autoscaling.png"
-TTFT_SLO_S = 2.0  # the chart's monitoring.prometheusRule.ttftP95SloSeconds
+# The simulated GPU runs 3x slower than its model (VLLM_SIM_TIME_SCALE=3), so that two cores stream every
+# token of four releases; rates are given in model time (wall = model / 3), latencies reported in model time
+# (model = wall / 3), so the figures read as they would on the GPU. Pod start-up and KEDA's polling are wall
+# time: on this clock the autoscaler is 3x quicker than on a real GPU, alike for every configuration.
+TIME_SCALE = 3.0
+# The service's SLO: the first token within half a second (an interactive chat), at the 95th percentile of
+# each second's requests; the capacity run that derives the "derived" thresholds holds the same SLO (p99).
+TTFT_SLO_S = 0.5
+WALL_SLO_S = TTFT_SLO_S * TIME_SCALE
+TRICKLE_RPS = 2.0  # model time, after the ramp
 PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
+LOCAL_SIM = yaml.safe_load((ROOT / "values" / "local-sim.yaml").read_text())
 
-# Every release: the on-demand pool alone on the real node, 1..3 replicas, 8 sequences per replica.
-COMMON = {
-    "vllm": {"maxNumSeqs": 8},
+# Every release: the on-demand pool alone on the real node, 1..3 replicas.
+BASE = {
     "pools": {
         "onDemand": {"replicas": None, "minReplicas": 1, "maxReplicas": 3},
         "spot": {"enabled": False, "replicas": None},
     },
     "monitoring": {"monitor": {"kind": "serviceMonitor", "interval": "5s"}},
 }
+# The compared releases: a KV cache of 64 blocks (1,024 tokens: --num-gpu-blocks-override, as vLLM has it)
+# and max-num-seqs 64 (values/local-sim.yaml's), so that a replica saturates on its cache and the cache usage
+# is the early signal it is on a real GPU; the time scale above.
+KV_BLOCKS = 64
+COMPARED = {
+    **BASE,
+    "model": {"maxModelLen": KV_BLOCKS * 16},
+    "vllm": {
+        "extraArgs": [f"--num-gpu-blocks-override={KV_BLOCKS}"],
+        "env": [*LOCAL_SIM["vllm"]["env"], {"name": "VLLM_SIM_TIME_SCALE", "value": f"{TIME_SCALE:g}"}],
+    },
+}
+# The faults' releases (autoscaling_faults.py): 8 sequences per replica at time scale 1.
+FAULTS = {**BASE, "vllm": {"maxNumSeqs": 8}}
 
 
 def deployment_of(release: Release) -> str:
@@ -113,7 +140,7 @@ def queue_peer_scaled_object(release: Release) -> dict[str, Any]:
 
 @dataclass
 class Config:
-    """One configuration: chart values over values/local-sim.yaml + COMMON, and optionally a raw ScaledObject
+    """One configuration: chart values over values/local-sim.yaml + COMPARED, optionally a raw ScaledObject
     applied next to a release without an autoscaler of its own (autoscaling.mode none)."""
 
     name: str
@@ -162,7 +189,7 @@ class Run:
     config: Config
     release: Release
     watch: Watch | None = None
-    step: Load | None = None
+    ramp: Load | None = None
     trickle: Load | None = None
     reports: list[dict[str, Any]] = field(default_factory=list)
     load_start: float = 0.0
@@ -186,7 +213,7 @@ def remove_release(release: Release) -> None:
 
 
 def install(api: pykube.HTTPClient, kubeconfig: str, config: Config) -> Run:
-    release = install_release(api, kubeconfig, config.name, merge(COMMON, config.values))
+    release = install_release(api, kubeconfig, config.name, merge(COMPARED, config.values))
     if config.manifest:
         obj = config.manifest(release)
         pykube.object_factory(api, obj["apiVersion"], obj["kind"])(api, obj).create()
@@ -194,31 +221,46 @@ def install(api: pykube.HTTPClient, kubeconfig: str, config: Config) -> Run:
 
 
 def measure(run: Run, samples: list[Sample]) -> dict[str, Any]:
-    step, trickle = run.reports
+    ramp, trickle = run.reports
     reaction = reaction_s(samples, run.load_start, 1)
     return {
         "reaction_s": reaction,
         "scale_outs": scale_outs(samples),
         "max_replicas": max(s.replicas for s in samples),
         "final_replicas": samples[-1].replicas,
-        "seconds_over_slo": seconds_over_slo(step, TTFT_SLO_S) + seconds_over_slo(trickle, TTFT_SLO_S),
+        "seconds_over_slo": seconds_over_slo(ramp, WALL_SLO_S) + seconds_over_slo(trickle, WALL_SLO_S),
         "replica_seconds": replica_seconds(samples),
-        "failed": step["lost"] + trickle["lost"],
-        "sent": step["sent"] + trickle["sent"],
-        "step": step["summary"],
+        "failed": ramp["lost"] + trickle["lost"],
+        "sent": ramp["sent"] + trickle["sent"],
+        "ramp": ramp["summary"],
         "trickle": trickle["summary"],
     }
 
 
 def ttft_points(run: Run) -> list[tuple[float, float]]:
-    """(seconds on the watch's clock, TTFT) of every answered request."""
+    """(seconds on the watch's clock, TTFT in model time) of every answered request."""
     assert run.watch is not None
     points = []
-    for load, report in zip((run.step, run.trickle), run.reports, strict=True):
+    for load, report in zip((run.ramp, run.trickle), run.reports, strict=True):
         assert load is not None
         base = load.started - run.watch.started
-        points += [(base + r["start_s"], r["ttft_s"]) for r in report["requests"] if r["ok"] and r["ttft_s"]]
+        answered = [r for r in report["requests"] if r["ok"] and r["ttft_s"]]
+        points += [(base + r["start_s"], r["ttft_s"] / TIME_SCALE) for r in answered]
     return points
+
+
+def offered_load(run: Run, bucket_s: float = 10.0) -> tuple[list[float], list[float]]:
+    """(bucket start since the ramp began, requests started per second in model time) of `run`'s loads."""
+    assert run.watch is not None
+    counts: dict[int, int] = {}
+    for load, report in zip((run.ramp, run.trickle), run.reports, strict=True):
+        assert load is not None
+        base = load.started - run.watch.started - run.load_start
+        for r in report["requests"]:
+            key = int((base + r["start_s"]) // bucket_s)
+            counts[key] = counts.get(key, 0) + 1
+    keys = sorted(counts)
+    return [k * bucket_s for k in keys], [counts[k] / bucket_s * TIME_SCALE for k in keys]
 
 
 def plot(runs: list[Run], path: Path) -> None:
@@ -240,16 +282,20 @@ def plot(runs: list[Run], path: Path) -> None:
         pts = ttft_points(run)
         axes[3].scatter([p[0] - run.load_start for p in pts], [p[1] for p in pts], s=3, label=run.config.name)
     axes[3].axhline(TTFT_SLO_S, color="red", linestyle="--", linewidth=1, label=f"SLO {TTFT_SLO_S:g} s")
+    axes[3].set_ylim(0, TTFT_SLO_S * 6)  # the SLO's neighbourhood; a pool that never scales goes far above
+    offered = axes[0].twinx()
+    offered.plot(*offered_load(runs[0]), color="grey", linestyle=":", label="offered load")
+    offered.set_ylabel("offered load (req/s, model time)", color="grey")
     for ax, label in zip(
         axes,
-        ("replicas (asked for)", "KV-cache usage (avg, 0-1)", "requests waiting (sum)", "TTFT (s)"),
+        ("replicas (asked for)", "KV-cache usage (avg, 0-1)", "requests waiting (sum)", "TTFT (model s)"),
         strict=True,
     ):
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(loc="upper right")
     axes[3].legend(loc="upper right", markerscale=4)
-    axes[3].set_xlabel("seconds since the load step began")
+    axes[3].set_xlabel("seconds since the ramp began")
     names = ", ".join(run.config.name for run in runs)
     fig.suptitle(f"KEDA on the local cluster, side by side: {names}")
     fig.tight_layout()
@@ -277,10 +323,10 @@ def table(runs: list[Run]) -> str:
 def derived_config(api: pykube.HTTPClient, kubeconfig: str) -> Config:
     """The fourth configuration: the chart's, with what `vllm-plan capacity` derives from one replica of the
     bench's deployment (its ramp's report in build/reports/capacity/)."""
-    capacity = install_release(api, kubeconfig, "capacity", merge(COMMON, ONE_REPLICA))
+    capacity = install_release(api, kubeconfig, "capacity", merge(COMPARED, ONE_REPLICA))
     try:
         capacity.wait_serving({"onDemand": 1}, timeout_s=240)
-        derived = derived_values(capacity, TTFT_SLO_S, REPORTS / "capacity")
+        derived = derived_values(capacity, TTFT_SLO_S, REPORTS / "capacity", TIME_SCALE)
     finally:
         remove_release(capacity)
     print(f"derived: {json.dumps(derived)}", flush=True)
@@ -290,9 +336,10 @@ def derived_config(api: pykube.HTTPClient, kubeconfig: str) -> Config:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kubeconfig", default=str(ROOT / "build" / "cluster" / "kubeconfig"))
-    p.add_argument("--step-s", type=float, default=60, help="seconds of the load step")
-    p.add_argument("--trickle-s", type=float, default=120, help="seconds of light load after the step")
-    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--ramp-s", type=float, default=240, help="seconds of the rising load")
+    p.add_argument("--ramp-from", type=float, default=2, help="requests/s (model time) at the ramp's start")
+    p.add_argument("--ramp-to", type=float, default=32, help="requests/s (model time) at its end: 3 replicas")
+    p.add_argument("--trickle-s", type=float, default=90, help="seconds of light load after the ramp")
     p.add_argument("--faults", action=argparse.BooleanOptionalAction, default=True, help="then the faults")
     p.add_argument(
         "--derived",
@@ -309,26 +356,21 @@ def main() -> int:
             run.release.wait_serving({"onDemand": 1}, timeout_s=240)
         for run in runs:
             run.watch = Watch(run.release, "onDemand").start()
-        # Each release's series in Prometheus before the step (scraped, not absent).
+        # Each release's series in Prometheus before the ramp (scraped, not absent).
         for run in runs:
             run.watch.wait_for(
                 f"{run.config.name}: series in Prometheus", lambda s: s.waiting is not None, 90
             )
         time.sleep(10)  # a quiet baseline on the plot
-        step_args = (
-            "--concurrency",
-            str(args.concurrency),
-            "--duration",
-            str(args.step_s),
-            "--requests",
-            "1000000",
-        )
+        rates = ("--rate", str(args.ramp_from / TIME_SCALE), "--ramp-to", str(args.ramp_to / TIME_SCALE))
+        ramp_args = (*rates, "--arrival", "poisson", "--duration", str(args.ramp_s), "--requests", "1000000")
         for run in runs:
-            run.step = start_load(run.release.service_url, *step_args, *STREAMING)
-            run.load_start = run.step.started - run.watch.started
+            run.ramp = start_load(run.release.service_url, *ramp_args, *STREAMING)
+            run.load_start = run.ramp.started - run.watch.started
         for run in runs:
-            run.reports.append(run.step.result(timeout_s=args.step_s + 120))
-        trickle_args = ("--rate", "2", "--duration", str(args.trickle_s), "--requests", "1000000")
+            run.reports.append(run.ramp.result(timeout_s=args.ramp_s + 120))
+        trickle = str(TRICKLE_RPS / TIME_SCALE)
+        trickle_args = ("--rate", trickle, "--duration", str(args.trickle_s), "--requests", "1000000")
         for run in runs:
             run.trickle = start_load(run.release.service_url, *trickle_args, *STREAMING)
         for run in runs:
@@ -351,7 +393,7 @@ def main() -> int:
             print(f"reaction: {run.config.name} never ({f['scale_outs']} scale-outs in {duration:.0f} s)")
         else:
             print(f"reaction: {run.config.name} {f['reaction_s']:.0f}")
-        print(f"{run.config.name}: step {f['step']}")
+        print(f"{run.config.name}: ramp {f['ramp']}")
         print(f"{run.config.name}: trickle {f['trickle']}")
     (REPORTS / "autoscaling.md").write_text(md + "\n")
     (REPORTS / "autoscaling.json").write_text(
@@ -378,7 +420,7 @@ def main() -> int:
         def fault_release(name: str, values: dict[str, Any]) -> Release:
             return install_release(api, args.kubeconfig, name, values)
 
-        chart = merge(COMMON, CONFIGS[0].values)
+        chart = merge(FAULTS, CONFIGS[0].values)
         run_all(api, fault_release, remove_release, chart, REPORTS / "autoscaling-faults.json")
     return 0
 

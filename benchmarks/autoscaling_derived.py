@@ -24,9 +24,9 @@ MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # values/local-sim.yaml's
 # A release of the bench's deployment with one fixed replica and no autoscaler: what the ramp measures.
 ONE_REPLICA: dict[str, Any] = {"autoscaling": {"mode": "none"}, "pools": {"onDemand": {"replicas": 1}}}
 # The bench's load: streamed chat, 128 tokens each, a short prompt (tests/e2e/traffic.STREAMING); bounded
-# steps so the ramp takes about two minutes of the bench.
+# steps (30 s: the simulator runs at the bench's time scale) so the ramp takes about three minutes.
 RAMP = ("--api", "chat", "--input-tokens", "16", "--output-tokens", "128", "--itl-slo", "0.2",
-        "--step-seconds", "20", "--step-requests", "150")  # fmt: skip
+        "--step-seconds", "30", "--step-requests", "150")  # fmt: skip
 
 
 def derived_values(release: Release, ttft_slo_s: float, out: Path, time_scale: float = 1.0) -> dict[str, Any]:

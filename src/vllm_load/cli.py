@@ -32,6 +32,11 @@ def parser() -> argparse.ArgumentParser:
         help="with --rate: constant gaps or poisson (seeded)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the poisson arrivals")
+    p.add_argument(
+        "--ramp-to",
+        type=float,
+        help="with --rate: rise (or fall) linearly from --rate to this rate over --duration (a gradual ramp)",
+    )
     p.add_argument("--requests", type=int, default=LoadSpec.requests, help="at most this many requests")
     p.add_argument("--duration", type=float, default=LoadSpec.duration_s, help="start none after this (s)")
     p.add_argument("--timeout", type=float, default=LoadSpec.timeout_s, help="per-request timeout (s)")
@@ -70,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             concurrency=args.concurrency,
             arrival=args.arrival,
             seed=args.seed,
+            ramp_to=args.ramp_to,
             requests=args.requests,
             duration_s=args.duration,
             timeout_s=args.timeout,

@@ -41,6 +41,9 @@ class LoadSpec:
     # traffic arrives, so queues form at random as they do in production
     arrival: Arrival = "constant"
     seed: int = 0
+    # with rate: the rate rises (or falls) linearly from `rate` at the start to `ramp_to` at `duration_s`, a
+    # gradual ramp of traffic as a day's peak builds (what an autoscaler must follow); None: constant
+    ramp_to: float | None = None
     # -- bounds: no request starts after `requests` have started or `duration_s` has passed; each request
     # gives up after timeout_s; the run ends when the last request has finished or given up.
     requests: int = 100
@@ -72,6 +75,10 @@ class LoadSpec:
             problems.append("set exactly one of --rate (requests per second) and --concurrency")
         if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
             problems.append(f"--rate must be a positive number of requests per second, got {self.rate!r}")
+        if self.ramp_to is not None and self.rate is None:
+            problems.append("--ramp-to needs --rate (the rate the ramp starts at)")
+        if self.ramp_to is not None and not (math.isfinite(self.ramp_to) and self.ramp_to > 0):
+            problems.append(f"--ramp-to must be a positive rate (requests per second), got {self.ramp_to!r}")
         if self.concurrency is not None and self.concurrency < 1:
             problems.append(f"--concurrency must be at least 1, got {self.concurrency!r}")
         checks = (
@@ -94,12 +101,26 @@ class LoadSpec:
         return self.mix[index % len(self.mix)] if self.mix else (self.prompt, self.max_tokens)
 
     def start_times(self) -> Iterator[float]:
-        """Seconds from the start at which successive requests are due (with `rate`)."""
+        """Seconds from the start at which successive requests are due (with `rate`).
+
+        Arrivals are drawn on the expected-count clock A(t) = integral of the rate up to t (request i at
+        A = i for constant gaps, at a sum of unit exponential gaps for poisson) and mapped back to seconds:
+        a constant rate r gives t = A / r; a linear ramp r(t) = r0 + k t gives
+        t = (sqrt(r0^2 + 2 k A) - r0) / k.
+        """
         assert self.rate is not None
-        rng, due = random.Random(self.seed), 0.0
+        r0 = self.rate
+        k = 0.0 if self.ramp_to is None else (self.ramp_to - r0) / self.duration_s
+        rng, expected = random.Random(self.seed), 0.0
         for i in itertools.count():
-            yield due if self.arrival == "poisson" else i / self.rate
-            due += rng.expovariate(self.rate)
+            count = expected if self.arrival == "poisson" else float(i)
+            if k == 0.0:
+                yield count / r0
+            else:
+                root = r0 * r0 + 2.0 * k * count
+                # a falling ramp's expected count peaks after duration_s: no arrival is due beyond it
+                yield math.inf if root < 0 else (math.sqrt(root) - r0) / k
+            expected += rng.expovariate(1.0)
 
     @property
     def base_url(self) -> str:

@@ -4,12 +4,12 @@
   `vllm:kv_cache_usage_perc`, metricType Value: desired = ceil(replicas x mean / threshold)): the mean KV
   usage one replica shows at `target_utilization` of its knee throughput (interpolated between the held
   steps), so the pool adds a replica before any replica reaches its knee: the headroom covers the minutes a
-  new replica takes to come up.
+  new replica takes to come up. Divided by 1 + the HPA's tolerance (below), so the HPA acts at that usage.
 * `autoscaling.triggers.requestsWaiting.threshold` (queued requests per replica; the chart's query sums
   `vllm:num_requests_waiting` over the release, metricType AverageValue: desired = ceil(sum / threshold)):
-  the mean queue one replica holds at its knee, rounded up to a half, and at least 1: a queue longer than
-  that per replica means the replicas are past their knee. (The queue query is instantaneous; below one
-  request per replica it would scale on every burst.)
+  the mean queue one replica holds at its knee over 1 + the HPA's tolerance, rounded up to a half, and at
+  least 1: a queue longer than that per replica means the replicas are past their knee. (The queue query
+  is instantaneous; below one request per replica it would scale on every burst.)
 * `vllm.maxNumSeqs`: the most requests the replica ran at once at its knee (vllm:num_requests_running's
   peak): beyond it requests queue, which the queue trigger sees, instead of slowing every running one.
 * `autoscaling.maxReplicas` (with a peak rate): ceil(peak / (knee throughput x target_utilization)),
@@ -37,6 +37,10 @@ def _kv_threshold(usage: float) -> float:
     decimals = KV_SIGNIFICANT - 1 - math.floor(math.log10(usage))
     return min(1.0, round(usage, decimals))
 
+
+# The HPA KEDA drives changes nothing while usage / threshold stays within 1 +- this (kube-controller-
+# manager's --horizontal-pod-autoscaler-tolerance, 0.1 unless the cluster sets it): t acts at t x 1.1.
+HPA_TOLERANCE = 0.1
 
 # Each replica planned at this share of its knee unless the traffic profile or a flag says otherwise (the
 # example traffic profile's target_utilization too).
@@ -85,8 +89,8 @@ def derive(
     return Derived(
         knee_requests_per_s=round(knee.throughput, 3),
         target_utilization=target_utilization,
-        kv_cache_usage_threshold=_kv_threshold(kv),
-        requests_waiting_threshold=max(1.0, math.ceil(knee.mean_waiting * 2) / 2),
+        kv_cache_usage_threshold=_kv_threshold(kv / (1 + HPA_TOLERANCE)),
+        requests_waiting_threshold=max(1.0, math.ceil(knee.mean_waiting / (1 + HPA_TOLERANCE) * 2) / 2),
         max_num_seqs=max(1, math.ceil(knee.max_running)),
         peak_requests_per_s=peak_rps,
         max_replicas=replicas,
@@ -128,11 +132,12 @@ class Triggers:
 
 def asks_for_more(step: Step, triggers: Triggers) -> bool:
     """Whether one replica showing `step`'s mean gauges makes the HPA ask for a second (KEDA's formulas:
-    Value desired = ceil(replicas x mean / threshold), AverageValue desired = ceil(sum / threshold))."""
+    Value desired = ceil(replicas x mean / threshold), AverageValue desired = ceil(sum / threshold), applied
+    once usage / threshold is beyond the HPA's tolerance)."""
     kv, waiting = triggers.kv_cache_usage, triggers.requests_waiting
     return bool(
-        (kv is not None and math.ceil(step.mean_kv_usage / kv) >= 2)
-        or (waiting is not None and math.ceil(step.mean_waiting / waiting) >= 2)
+        (kv is not None and step.mean_kv_usage / kv > 1 + HPA_TOLERANCE)
+        or (waiting is not None and step.mean_waiting / waiting > 1 + HPA_TOLERANCE)
     )
 
 

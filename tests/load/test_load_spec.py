@@ -25,6 +25,8 @@ from vllm_load.stats import percentile, summarize
         ({"rate": 1.0, "api": "embeddings"}, "--api"),
         ({"rate": 1.0, "arrival": "bursty"}, "--arrival"),
         ({"rate": 1.0, "mix": (("hi", 0),)}, "max_tokens of the request mix"),
+        ({"concurrency": 2, "ramp_to": 4.0}, "--ramp-to needs --rate"),
+        ({"rate": 1.0, "ramp_to": 0.0}, "--ramp-to"),
     ],
 )
 def test_a_spec_that_cannot_run_is_refused_naming_its_flag(settings: dict[str, object], flag: str) -> None:
@@ -101,3 +103,37 @@ def test_a_request_mix_is_cycled_by_request_index() -> None:
     spec = LoadSpec(url="http://h:8000", rate=1.0, mix=(("a", 3), ("b", 5)))
     assert [spec.shape(i) for i in range(3)] == [("a", 3), ("b", 5), ("a", 3)]
     assert LoadSpec(url="http://h:8000", rate=1.0, prompt="p", max_tokens=7).shape(9) == ("p", 7)
+
+
+def _in_window(times: list[float], start: float, end: float) -> int:
+    return sum(start <= t < end for t in times)
+
+
+def test_a_constant_ramp_starts_requests_as_often_as_the_rate_reads_at_each_moment() -> None:
+    # 2/s rising to 22/s over 100 s: the expected count by t is 2t + 0.1t^2, 1200 requests in all.
+    spec = LoadSpec(url="http://h:8000", rate=2.0, ramp_to=22.0, duration_s=100.0)
+    times = list(itertools.takewhile(lambda t: t < 100.0, spec.start_times()))
+    assert times[:2] == pytest.approx([0.0, (4.4**0.5 - 2) / 0.2])  # 2t + 0.1t^2 = 1
+    assert len(times) == 1200
+    assert _in_window(times, 0, 10) == 30  # 2*10 + 0.1*100
+    assert _in_window(times, 90, 100) == 210  # (2*100 + 1000) - (2*90 + 810)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert gaps[0] > gaps[-1] * 10  # the gaps shrink as the rate rises from 2/s to 22/s
+
+
+def test_a_poisson_ramp_follows_the_rising_rate_and_is_seeded() -> None:
+    spec = LoadSpec(url="http://h:8000", rate=2.0, ramp_to=22.0, duration_s=100.0, arrival="poisson", seed=5)
+    times = list(itertools.takewhile(lambda t: t < 100.0, spec.start_times()))
+    assert abs(len(times) - 1200) < 3 * 1200**0.5  # a Poisson count of mean 1200
+    assert abs(_in_window(times, 0, 20) - 80) < 4 * 80**0.5  # 2*20 + 0.1*400
+    assert abs(_in_window(times, 80, 100) - 440) < 4 * 440**0.5  # 1200 - (160 + 640)
+    again = LoadSpec(url="http://h:8000", rate=2.0, ramp_to=22.0, duration_s=100.0, arrival="poisson", seed=5)
+    assert list(itertools.takewhile(lambda t: t < 100.0, again.start_times())) == times
+
+
+def test_a_falling_ramp_starts_no_request_past_its_duration() -> None:
+    spec = LoadSpec(url="http://h:8000", rate=10.0, ramp_to=1.0, duration_s=10.0)
+    times = list(itertools.islice(spec.start_times(), 100))
+    due = [t for t in times if t < 10.0]
+    assert len(due) == 55  # 10*10 - 0.45*100
+    assert all(t >= 10.0 for t in times[len(due) :])
