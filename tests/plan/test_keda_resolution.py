@@ -1,14 +1,20 @@
 """KEDA's 3-decimal resolution (it turns every threshold and metric value into a quantity with "%.3f"):
 a KV usage that rounds below it derives no KV threshold and the snippet turns that trigger off, the
-comparison reads the gauges as KEDA does and `--compare` refuses what the chart refuses."""
+comparison reads the gauges as KEDA does, `--compare` refuses what the chart refuses, and the planner and
+the chart agree on the figure."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 import yaml
+from plan_paths import CHART
 
 from vllm_plan.ramp import Ramp, Step
 from vllm_plan.thresholds import (
+    KEDA_RESOLUTION,
     Triggers,
     asks_for_more,
     derive,
@@ -90,3 +96,29 @@ def test_a_compared_threshold_below_kedas_resolution_is_refused_naming_it(text: 
     with pytest.raises(ValueError, match=r"at least 0\.001 \(KEDA rounds thresholds to 3 decimals"):
         parse_triggers(text)
     assert parse_triggers("fine=0.001,0.001") == Triggers("fine", 0.001, 0.001)
+
+
+def test_the_chart_refuses_thresholds_below_the_planners_keda_resolution() -> None:
+    """One figure, two languages: the schema's minimum of every KEDA/HPA threshold, the chart's own check
+    (for --set strings) and the planner's constant."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    triggers = schema["properties"]["autoscaling"]["properties"]["triggers"]["properties"]
+    minima = {
+        "kvCacheUsage.threshold": triggers["kvCacheUsage"]["properties"]["threshold"]["minimum"],
+        "requestsWaiting.threshold": triggers["requestsWaiting"]["properties"]["threshold"]["minimum"],
+        "wake.threshold": triggers["wake"]["properties"]["threshold"]["minimum"],
+        **{
+            f"{name}.activationThreshold": triggers[name]["properties"]["activationThreshold"]["anyOf"]
+            for name in ("requestsWaiting", "wake")
+        },
+    }
+    assert minima == {
+        "kvCacheUsage.threshold": KEDA_RESOLUTION,
+        "requestsWaiting.threshold": KEDA_RESOLUTION,
+        "wake.threshold": KEDA_RESOLUTION,
+        "requestsWaiting.activationThreshold": [{"const": 0}, {"minimum": KEDA_RESOLUTION}],
+        "wake.activationThreshold": [{"const": 0}, {"minimum": KEDA_RESOLUTION}],
+    }
+    helper = (CHART / "templates" / "_validate_autoscaling.tpl").read_text()
+    body = re.search(r'define "vllm-inference\.kedaResolution" -}}\s*([0-9.]+)\s*{{-', helper)
+    assert body is not None and float(body.group(1)) == KEDA_RESOLUTION
