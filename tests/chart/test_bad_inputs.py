@@ -844,6 +844,16 @@ def test_thresholds_at_kedas_resolution_render_as_given(form: str, tmp_path: Pat
     assert len(rendered) == 3 and rendered["wake"]["activationThreshold"] == "0"
 
 
+def test_the_hpa_holds_the_smallest_threshold_as_one_milli_unit() -> None:
+    """The HPA compares quantities in milli-units: 0.001 is "1m", the smallest target it can hold."""
+    smallest = [f"{TRIGGERS}{name}.threshold=0.001" for name in ("kvCacheUsage", "requestsWaiting")]
+    run = _helm_template("--set", "autoscaling.mode=hpa", *(a for s in smallest for a in ("--set", s)))
+    assert run.returncode == 0, run.stderr
+    hpas = [doc for doc in yaml.safe_load_all(run.stdout) if doc and doc["kind"] == "HorizontalPodAutoscaler"]
+    targets = [m["external"]["target"] for hpa in hpas for m in hpa["spec"]["metrics"]]
+    assert targets == [{"type": "Value", "value": "1m"}, {"type": "AverageValue", "averageValue": "1m"}]
+
+
 def test_a_refused_render_prints_no_manifest() -> None:
     run = _helm_template("--set", "image.tag=latest")
     assert run.returncode != 0
