@@ -175,7 +175,9 @@ def capacity_text(run: CapacityRun) -> str:
         lines += [
             f"derived from the {run.derived_from} knee ({d.knee_requests_per_s:g} requests/s per replica, "
             f"planned at {d.target_utilization:.0%}):",
-            f"  autoscaling.triggers.kvCacheUsage.threshold     {d.kv_cache_usage_threshold:g}"
+            f"  autoscaling.triggers.kvCacheUsage.enabled       false  ({off})"
+            if (off := d.kv_trigger_off())
+            else f"  autoscaling.triggers.kvCacheUsage.threshold     {d.kv_cache_usage_threshold:g}"
             f"  (mean {run.kv_metric or KV_USAGE[0]} at {d.target_utilization:.0%} of the knee)",
             f"  autoscaling.triggers.requestsWaiting.threshold  {d.requests_waiting_threshold:g}"
             "  (queued requests per replica at the knee)",

@@ -5,6 +5,8 @@
   usage one replica shows at `target_utilization` of its knee throughput (interpolated between the held
   steps), so the pool adds a replica before any replica reaches its knee: the headroom covers the minutes a
   new replica takes to come up. Divided by 1 + the HPA's tolerance (below), so the HPA acts at that usage.
+  A usage that rounds below KEDA's resolution derives no KV threshold: the trigger is disabled (the cache
+  is not what saturates that replica) and the queue trigger scales it.
 * `autoscaling.triggers.requestsWaiting.threshold` (queued requests per replica; the chart's query sums
   `vllm:num_requests_waiting` over the release, metricType AverageValue: desired = ceil(sum / threshold)):
   the mean queue one replica holds at its knee over 1 + the HPA's tolerance, rounded up to a half, and at
@@ -26,16 +28,32 @@ import yaml
 
 from vllm_plan.ramp import Ramp, Step
 
-# KV thresholds keep two significant figures (a small model on a big card runs at a few 0.01 % of its
-# cache), and no less than 0.01 % (the chart's schema takes plain decimals; 1e-05 would print as exponent).
-KV_SIGNIFICANT, KV_FLOOR = 2, 1e-4
+# KEDA turns every trigger threshold and every metric value into a Kubernetes quantity with 3 decimals
+# (KEDA v2 pkg/scalers/scaler.go, quantityFromFloat64: fmt.Sprintf("%.3f", v)): a threshold under 0.0005
+# becomes 0, the HPA KEDA builds has no target, and the pool never scales on ANY of its triggers; one finer
+# than 0.001 is not the threshold asked for. The chart refuses thresholds below this resolution
+# (values.schema.json `minimum`, its own check for --set strings); a test holds the schema to this figure.
+KEDA_DECIMALS = 3
+KEDA_RESOLUTION = 10.0**-KEDA_DECIMALS
+
+# KV thresholds keep two significant figures (a small model on a big card runs at a few 0.1 % of its cache),
+# but never finer than KEDA's resolution.
+KV_SIGNIFICANT = 2
 
 
-def _kv_threshold(usage: float) -> float:
-    if usage <= KV_FLOOR:
-        return KV_FLOOR
-    decimals = KV_SIGNIFICANT - 1 - math.floor(math.log10(usage))
-    return min(1.0, round(usage, decimals))
+def keda_reads(value: float) -> float:
+    """`value` as KEDA hands it to the HPA: rounded to its resolution."""
+    return round(value, KEDA_DECIMALS)
+
+
+def _kv_threshold(usage: float) -> float | None:
+    """Two significant figures of `usage`, at most KEDA's decimals; None when that rounds below KEDA's
+    resolution (a threshold KEDA would turn into 0)."""
+    if usage <= 0:
+        return None
+    decimals = min(KEDA_DECIMALS, KV_SIGNIFICANT - 1 - math.floor(math.log10(usage)))
+    threshold = min(1.0, round(usage, decimals))
+    return threshold if threshold >= KEDA_RESOLUTION else None
 
 
 # The HPA KEDA drives changes nothing while usage / threshold stays within 1 +- this (kube-controller-
@@ -51,7 +69,8 @@ DEFAULT_TARGET_UTILIZATION = 0.8
 class Derived:
     knee_requests_per_s: float
     target_utilization: float
-    kv_cache_usage_threshold: float
+    kv_cache_usage_at_target: float  # mean KV usage at target_utilization of the knee
+    kv_cache_usage_threshold: float | None  # None: below KEDA's resolution, the KV trigger is off
     requests_waiting_threshold: float
     max_num_seqs: int
     peak_requests_per_s: float | None = None
@@ -59,6 +78,18 @@ class Derived:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def kv_trigger_off(self) -> str | None:
+        """Why no KV threshold was derived (one line); None when one was."""
+        if self.kv_cache_usage_threshold is not None:
+            return None
+        usage = self.kv_cache_usage_at_target
+        fraction = f"{usage:.6f}".rstrip("0").rstrip(".")
+        return (
+            f"KV-cache usage at {self.target_utilization:.0%} of the knee is {usage * 100:.2g} % "
+            f"({fraction}): below KEDA's {KEDA_RESOLUTION:g} resolution, so the cache is not what saturates "
+            "this replica; the KV trigger is off and the queue trigger scales it"
+        )
 
 
 def kv_usage_at(held: list[Step], rate: float) -> float:
@@ -89,6 +120,7 @@ def derive(
     return Derived(
         knee_requests_per_s=round(knee.throughput, 3),
         target_utilization=target_utilization,
+        kv_cache_usage_at_target=round(kv, 6),
         kv_cache_usage_threshold=_kv_threshold(kv / (1 + HPA_TOLERANCE)),
         requests_waiting_threshold=max(1.0, math.ceil(knee.mean_waiting / (1 + HPA_TOLERANCE) * 2) / 2),
         max_num_seqs=max(1, math.ceil(knee.max_running)),
@@ -98,12 +130,14 @@ def derive(
 
 
 def values(derived: Derived) -> dict[str, Any]:
-    """The chart values tree: KEDA on both triggers, the derived thresholds and max-num-seqs."""
+    """The chart values tree: KEDA on both triggers (the KV one off when no KV threshold was derived), the
+    derived thresholds and max-num-seqs."""
     autoscaling: dict[str, Any] = {"mode": "keda"}
     if derived.max_replicas is not None:
         autoscaling["maxReplicas"] = derived.max_replicas
+    kv = derived.kv_cache_usage_threshold
     autoscaling["triggers"] = {
-        "kvCacheUsage": {"enabled": True, "threshold": derived.kv_cache_usage_threshold},
+        "kvCacheUsage": {"enabled": False} if kv is None else {"enabled": True, "threshold": kv},
         "requestsWaiting": {"enabled": True, "threshold": derived.requests_waiting_threshold},
     }
     return {
@@ -115,8 +149,10 @@ def values(derived: Derived) -> dict[str, Any]:
 
 
 def values_snippet(derived: Derived, header: str) -> str:
-    """YAML for `helm install -f`: `header` as comment lines, then the values."""
-    comments = "".join(f"# {line}\n" for line in header.splitlines())
+    """YAML for `helm install -f`: `header` as comment lines (and why the KV trigger is off, when it is),
+    then the values."""
+    lines = header.splitlines() + [line for line in (derived.kv_trigger_off(),) if line]
+    comments = "".join(f"# {line}\n" for line in lines)
     return comments + yaml.safe_dump(values(derived), sort_keys=False)
 
 
@@ -133,11 +169,12 @@ class Triggers:
 def asks_for_more(step: Step, triggers: Triggers) -> bool:
     """Whether one replica showing `step`'s mean gauges makes the HPA ask for a second (KEDA's formulas:
     Value desired = ceil(replicas x mean / threshold), AverageValue desired = ceil(sum / threshold), applied
-    once usage / threshold is beyond the HPA's tolerance)."""
+    once usage / threshold is beyond the HPA's tolerance; the gauges as KEDA reads them, to its resolution).
+    A None threshold: that trigger is absent."""
     kv, waiting = triggers.kv_cache_usage, triggers.requests_waiting
     return bool(
-        (kv is not None and step.mean_kv_usage / kv > 1 + HPA_TOLERANCE)
-        or (waiting is not None and step.mean_waiting / waiting > 1 + HPA_TOLERANCE)
+        (kv is not None and keda_reads(step.mean_kv_usage) / kv > 1 + HPA_TOLERANCE)
+        or (waiting is not None and keda_reads(step.mean_waiting) / waiting > 1 + HPA_TOLERANCE)
     )
 
 
@@ -147,7 +184,8 @@ def scale_out_load(ramp: Ramp, triggers: Triggers) -> float | None:
 
 
 def parse_triggers(text: str) -> Triggers:
-    """NAME=KV,WAITING (a `-` for an absent trigger), e.g. `chart=0.7,4` or `peer=-,5`."""
+    """NAME=KV,WAITING (a `-` for an absent trigger), e.g. `chart=0.7,4` or `peer=-,5`; a threshold below
+    KEDA's resolution is refused, as the chart refuses it."""
     name, _, pair = text.partition("=")
     parts = pair.split(",")
     if not name or len(parts) != 2:
@@ -157,8 +195,12 @@ def parse_triggers(text: str) -> Triggers:
         if part.strip() == "-":
             return None
         value = float(part)
-        if not value > 0:
-            raise ValueError(f"a threshold must be > 0, got {part!r} in {text!r}")
+        if not value >= KEDA_RESOLUTION:
+            raise ValueError(
+                f"a threshold must be at least {KEDA_RESOLUTION:g} (KEDA rounds thresholds to "
+                f"{KEDA_DECIMALS} decimals: below that it becomes 0 and the pool never scales), "
+                f"got {part!r} in {text!r}"
+            )
         return value
 
     return Triggers(name, number(parts[0]), number(parts[1]))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from chart_harness.matrix import deep_merge
 from chart_harness.render import CHART_DIR, HelmFailed, helm_binary, render_chart
@@ -54,6 +55,15 @@ def batch(**fields: Any) -> Values:
 
 
 KV_THRESHOLD = "autoscaling.triggers.kvCacheUsage.threshold"
+TRIGGERS = "autoscaling.triggers."
+# Every threshold KEDA (or the HPA) reads, as (trigger, key)
+KEDA_THRESHOLDS = [
+    ("kvCacheUsage", "threshold"),
+    ("requestsWaiting", "threshold"),
+    ("requestsWaiting", "activationThreshold"),
+    ("wake", "threshold"),
+    ("wake", "activationThreshold"),
+]
 KV_QUERY = "autoscaling.triggers.kvCacheUsage.query"
 MISTRAL_T4 = {
     "model": {"name": "mistralai/Mistral-7B-Instruct-v0.2", "maxModelLen": 4096},
@@ -512,6 +522,18 @@ CASES: list[tuple[str, Values, list[str]]] = [
         trigger("requestsWaiting", activationThreshold=-1),
         ["autoscaling.triggers.requestsWaiting.activationThreshold"],
     ),
+    # KEDA rounds thresholds to 3 decimals (quantityFromFloat64): below 0.001 a threshold becomes 0 (or not
+    # the figure asked for) and the pool never scales on any trigger. A number: the schema refuses it; a
+    # decimal string (as --set passes it): the chart does.
+    *(
+        (
+            f"{name}-{key}-{form}-below-keda-resolution",
+            trigger(name, **{key: value}),
+            [TRIGGERS + f"{name}.{key}"],
+        )
+        for name, key in KEDA_THRESHOLDS
+        for form, value in (("number", 0.0004), ("string", "0.0004"))
+    ),
     (
         "pod-name-matching-with-hpa-external-metrics",
         {"autoscaling": {"mode": "hpa", "matchBy": "podName"}},
@@ -770,6 +792,66 @@ def test_chart_refuses_threshold_70_even_when_schema_validation_is_skipped() -> 
     )
     assert run.returncode != 0
     assert KV_THRESHOLD in run.stderr and "use 0.7" in run.stderr
+
+
+@pytest.mark.parametrize("mode", ["keda", "hpa"])
+def test_a_kv_threshold_keda_would_round_to_nothing_is_refused_with_why_and_what_to_do(mode: str) -> None:
+    """The autoscaling bench's "derived" release: threshold 0.00042 became 0 and the pool never scaled,
+    not even on its queue trigger. --set passes the decimal as a string, which the schema cannot range-check;
+    the chart refuses it (also without the schema)."""
+    for skip in ([], ["--skip-schema-validation"]):
+        run = _helm_template(*skip, "--set", f"autoscaling.mode={mode}", "--set", f"{KV_THRESHOLD}=0.00042")
+        assert run.returncode != 0 and run.stdout == ""
+        assert f"{KV_THRESHOLD} is 0.00042: KEDA rounds thresholds to 3 decimals" in run.stderr
+        assert "at 0 the pool never scales" in run.stderr
+        assert "set autoscaling.triggers.kvCacheUsage.enabled: false" in run.stderr
+
+
+def test_every_keda_threshold_below_its_resolution_is_refused_by_the_chart_without_the_schema() -> None:
+    sets = [f"{TRIGGERS}{name}.{key}=0.0009" for name, key in KEDA_THRESHOLDS]
+    run = _helm_template(
+        "--skip-schema-validation", "--set", "autoscaling.mode=keda", *(a for s in sets for a in ("--set", s))
+    )
+    assert run.returncode != 0
+    for name, key in KEDA_THRESHOLDS:
+        assert f"{TRIGGERS}{name}.{key} is 0.0009" in run.stderr
+    assert f"{len(KEDA_THRESHOLDS)} problem(s)" in run.stderr
+
+
+WAKE_QUERY = 'sum(rate(haproxy_backend_http_requests_total{backend="inference"}[1m]))'
+
+
+@pytest.mark.parametrize("form", ["--set", "values"])
+def test_thresholds_at_kedas_resolution_render_as_given(form: str, tmp_path: Path) -> None:
+    """0.001, the smallest threshold KEDA can hold, is accepted as a number and as a --set string; 0 stays
+    a valid activation threshold (wake on the first request)."""
+    smallest = {"kvCacheUsage": {"threshold": 0.001}, "requestsWaiting": {"threshold": 0.001}}
+    wake = {"enabled": True, "query": WAKE_QUERY, "threshold": 0.001, "activationThreshold": 0}
+    triggers = {**smallest, "wake": wake}
+    if form == "--set":
+        extra = [
+            a for name, fields in triggers.items() for key, value in fields.items()
+            for a in ("--set-string" if key == "query" else "--set", f"{TRIGGERS}{name}.{key}={value}")
+        ]  # fmt: skip
+    else:
+        (tmp_path / "v.yaml").write_text(yaml.safe_dump({"autoscaling": {"triggers": triggers}}))
+        extra = ["-f", str(tmp_path / "v.yaml")]
+    run = _helm_template("--set", "autoscaling.mode=keda", "--set", "pools.onDemand.minReplicas=0", *extra)
+    assert run.returncode == 0, run.stderr
+    scaled = [doc for doc in yaml.safe_load_all(run.stdout) if doc and doc["kind"] == "ScaledObject"]
+    rendered = {t["name"]: t["metadata"] for doc in scaled for t in doc["spec"]["triggers"]}
+    assert {name: t["threshold"] for name, t in rendered.items()} == dict.fromkeys(rendered, "0.001")
+    assert len(rendered) == 3 and rendered["wake"]["activationThreshold"] == "0"
+
+
+def test_the_hpa_holds_the_smallest_threshold_as_one_milli_unit() -> None:
+    """The HPA compares quantities in milli-units: 0.001 is "1m", the smallest target it can hold."""
+    smallest = [f"{TRIGGERS}{name}.threshold=0.001" for name in ("kvCacheUsage", "requestsWaiting")]
+    run = _helm_template("--set", "autoscaling.mode=hpa", *(a for s in smallest for a in ("--set", s)))
+    assert run.returncode == 0, run.stderr
+    hpas = [doc for doc in yaml.safe_load_all(run.stdout) if doc and doc["kind"] == "HorizontalPodAutoscaler"]
+    targets = [m["external"]["target"] for hpa in hpas for m in hpa["spec"]["metrics"]]
+    assert targets == [{"type": "Value", "value": "1m"}, {"type": "AverageValue", "averageValue": "1m"}]
 
 
 def test_a_refused_render_prints_no_manifest() -> None:

@@ -77,17 +77,31 @@ def test_a_deployment_that_does_not_fit_is_reported_as_the_fit_check_does(plan) 
     assert run.code == 1 and "DOES NOT FIT" in run.out
 
 
+def _predict(out: Path, *flags: str) -> dict:
+    """A prediction-only run, its report written under `out`; its JSON."""
+    buffer, errors = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(errors):
+        code = main(["capacity", *flags, *SLO, "--out", str(out), "--json"])
+    assert code == 0, errors.getvalue()
+    return json.loads(buffer.getvalue())
+
+
 @pytest.fixture(scope="module")
 def predicted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """One prediction-only run (Qwen2.5-0.5B on an L4), its report written and its JSON printed."""
     out = tmp_path_factory.mktemp("capacity")
-    buffer, errors = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(errors):
-        code = main(
-            ["capacity", "--predict", "L4", *QWEN_L4, *SLO, "--peak-rps", "100", "--out", str(out), "--json"]
-        )
-    assert code == 0, errors.getvalue()
-    return out, json.loads(buffer.getvalue())
+    return out, _predict(out, "--predict", "L4", *QWEN_L4, "--peak-rps", "100")
+
+
+# Qwen2.5-0.5B on an H200 with 16-token prompts: about 0.01 % of its KV cache at the knee, below KEDA's
+# 3-decimal resolution (the autoscaling bench's 0.5B model on an L4 used 0.04 %)
+TINY_KV = ["--predict", "H200", *QWEN_L4, "--input-tokens", "16", "--output-tokens", "4"]
+
+
+@pytest.fixture(scope="module")
+def predicted_tiny_kv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("capacity-tiny-kv")
+    return out, _predict(out, *TINY_KV)
 
 
 def test_a_prediction_writes_the_report_the_png_and_the_snippet(predicted: tuple[Path, dict]) -> None:
@@ -121,11 +135,32 @@ def test_the_derived_values_are_the_knees_in_the_charts_keys_and_units(predicted
     assert values["autoscaling"]["maxReplicas"] == derived["max_replicas"] >= 100 / knee["arrived_per_s"]
 
 
-@pytest.mark.parametrize("preset", SERVING_PRESETS, ids=[p.stem for p in SERVING_PRESETS])
-def test_the_snippet_merged_over_a_preset_renders_with_the_derived_thresholds(
-    predicted: tuple[Path, dict], preset: Path
+def test_a_kv_usage_below_kedas_resolution_derives_the_kv_trigger_off_and_says_why(
+    predicted_tiny_kv: tuple[Path, dict],
 ) -> None:
-    out, document = predicted
+    out, document = predicted_tiny_kv
+    derived = document["derived"]
+    assert derived["kv_cache_usage_at_target"] < 0.0005  # rounds to 0 at 3 decimals
+    assert derived["kv_cache_usage_threshold"] is None
+    assert document["values"]["autoscaling"]["triggers"]["kvCacheUsage"] == {"enabled": False}
+    assert document["values"]["autoscaling"]["triggers"]["requestsWaiting"]["threshold"] >= 1
+    assert (
+        document["comparison"][0]["name"] == "derived" and document["comparison"][0]["kv_cache_usage"] is None
+    )
+    why = "below KEDA's 0.001 resolution, so the cache is not what saturates this replica"
+    said = [line for line in (out / "capacity.txt").read_text().splitlines() if why in line]
+    assert len(said) == 1 and said[0].startswith("  autoscaling.triggers.kvCacheUsage.enabled       false  (")
+    header = [line for line in (out / "values-snippet.yaml").read_text().splitlines() if line.startswith("#")]
+    assert sum(why in line for line in header) == 1
+
+
+@pytest.mark.parametrize("preset", SERVING_PRESETS, ids=[p.stem for p in SERVING_PRESETS])
+@pytest.mark.parametrize("run", ["predicted", "predicted_tiny_kv"])
+def test_the_snippet_merged_over_a_preset_renders_with_the_derived_thresholds(
+    request: pytest.FixtureRequest, run: str, preset: Path
+) -> None:
+    """Both snippets: with the derived KV threshold, and with the KV trigger off (only the queue's)."""
+    out, document = request.getfixturevalue(run)
     rendered = render_chart(values_files=[preset, out / "values-snippet.yaml"])
     scaled = rendered.of_kind("ScaledObject")
     assert scaled, "KEDA mode renders a ScaledObject per pool"
@@ -138,10 +173,14 @@ def test_the_snippet_merged_over_a_preset_renders_with_the_derived_thresholds(
         if series in t["metadata"].get("query", "")
     }
     derived = document["derived"]
+    kv = derived["kv_cache_usage_threshold"]
     assert thresholds == {
-        "kv": derived["kv_cache_usage_threshold"],
         "waiting": derived["requests_waiting_threshold"],
+        **({} if kv is None else {"kv": kv}),
     }
+    assert all(  # KEDA reads thresholds to 3 decimals: none finer, none that it would round to 0
+        float(t["metadata"]["threshold"]) >= 0.001 for obj in scaled for t in obj["spec"]["triggers"]
+    )
     deployments = rendered.of_kind("Deployment")
     for deployment in deployments:
         args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]

@@ -132,15 +132,16 @@ def test_max_num_seqs_is_the_peak_batch_at_the_knee_and_replicas_cover_the_peak_
 
 
 @pytest.mark.parametrize(
-    # usage / 1.1 (the HPA's tolerance), then two significant figures
+    # usage / 1.1 (the HPA's tolerance), then two significant figures, at most 3 decimals
     "usage, threshold",
-    [(0.00034, 0.00031), (0.0123, 0.011), (0.555, 0.5), (0.00001, 0.0001), (0.9999, 0.91)],
+    [(0.0123, 0.011), (0.555, 0.5), (0.9999, 0.91), (0.0049, 0.004), (0.00081, 0.001), (0.0012, 0.001)],
 )
-def test_a_kv_threshold_keeps_two_significant_figures_as_a_plain_fraction(
+def test_a_kv_threshold_keeps_two_significant_figures_but_never_finer_than_kedas_three_decimals(
     usage: float, threshold: float
 ) -> None:
-    """A small model on a big card runs at a few 0.01 % of its cache: rounding to fixed decimals would give
-    a threshold above anything it reaches (a trigger that never fires)."""
+    """A small model on a big card runs at a few 0.1 % of its cache: rounding to one fixed figure would give
+    a threshold above anything it reaches (a trigger that never fires); KEDA reads thresholds to 3 decimals
+    (quantityFromFloat64), so a finer one is not what it would compare against."""
     ramp = Ramp("rate", SLO)
     ramp.steps.append(Step(**{**replica(5.0).__dict__, "mean_kv_usage": usage}))
     ramp.missed.append([])

@@ -97,6 +97,13 @@ MUTATIONS = [
         INV + "test_keda_thresholds_are_in_range_and_paired_with_the_right_metric_type",
     ),
     Mutation(
+        "keda-resolution-not-checked-for-set-strings",
+        "templates/_validate_autoscaling.tpl",
+        '{{- define "vllm-inference.kedaResolution" -}}\n0.001',
+        '{{- define "vllm-inference.kedaResolution" -}}\n0',
+        BAD + "[kvCacheUsage-threshold-string-below-keda-resolution]",
+    ),
+    Mutation(
         "kv-cache-average-with-averagevalue",
         "templates/scaledobject.yaml",
         '"kv-cache-usage" "metricType" "Value"',

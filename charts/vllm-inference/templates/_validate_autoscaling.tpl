@@ -12,6 +12,8 @@ that something can wake, on-demand failover capacity, and credentials for the Pr
 {{- else if ne $a.mode "none" }}
 {{- $keda := eq $a.mode "keda" }}
 {{- $t := $a.triggers }}
+{{- $res := include "vllm-inference.kedaResolution" $ | float64 }}
+{{- $resWhy := printf "KEDA rounds thresholds to 3 decimals (the HPA compares milli-units), so below %v one becomes 0 (under 0.0005) or a coarser figure than asked, and at 0 the pool never scales, on any of its triggers" $res }}
 {{- if not (or $t.kvCacheUsage.enabled $t.requestsWaiting.enabled) }}
 {{- $e = append $e (printf "autoscaling.mode is %s but autoscaling.triggers.kvCacheUsage.enabled and autoscaling.triggers.requestsWaiting.enabled are both false: enable at least one vLLM metric (the chart never scales on CPU)." $a.mode) }}
 {{- end }}
@@ -20,9 +22,24 @@ that something can wake, on-demand failover capacity, and credentials for the Pr
 {{- $e = append $e (printf "autoscaling.triggers.kvCacheUsage.threshold is the string %q: it must be a number, and vllm:kv_cache_usage_perc is a fraction from 0 to 1 (0.7 = 70 %%)." (toString $th)) }}
 {{- else if or (gt ($th | float64) 1.0) (le ($th | float64) 0.0) }}
 {{- $e = append $e (printf "autoscaling.triggers.kvCacheUsage.threshold is %v but vllm:kv_cache_usage_perc is a fraction from 0 to 1: use 0.7 for 70 %%." $th) }}
+{{- else if lt ($th | float64) $res }}
+{{- $e = append $e (printf "autoscaling.triggers.kvCacheUsage.threshold is %v: %s. KV-cache usage that low means the cache is not what saturates the replica: set autoscaling.triggers.kvCacheUsage.enabled: false (leave the threshold at its default) and let the queue trigger scale the pool." $th $resWhy) }}
 {{- end }}
-{{- if le ($t.requestsWaiting.threshold | float64) 0.0 }}
+{{- $rw := $t.requestsWaiting.threshold | float64 }}
+{{- if le $rw 0.0 }}
 {{- $e = append $e "autoscaling.triggers.requestsWaiting.threshold must be above 0 (queued requests per replica)." }}
+{{- else if lt $rw $res }}
+{{- $e = append $e (printf "autoscaling.triggers.requestsWaiting.threshold is %v: %s: use at least %v queued requests per replica (1 or more in practice)." $t.requestsWaiting.threshold $resWhy $res) }}
+{{- end }}
+{{- /* The wake threshold and the activation thresholds: below 0 is the numbers concern's */}}
+{{- if and $keda (gt ($t.wake.threshold | float64) 0.0) (lt ($t.wake.threshold | float64) $res) }}
+{{- $e = append $e (printf "autoscaling.triggers.wake.threshold is %v: %s: use at least %v." $t.wake.threshold $resWhy $res) }}
+{{- end }}
+{{- range $name := list "requestsWaiting" "wake" }}
+{{- $act := (index $t $name).activationThreshold | float64 }}
+{{- if and $keda (gt $act 0.0) (lt $act $res) }}
+{{- $e = append $e (printf "autoscaling.triggers.%s.activationThreshold is %v, finer than the 3 decimals KEDA hands metric values to the HPA with (below %v is 0 there): use 0 to activate on any value, or at least %v." $name (index $t $name).activationThreshold $res $res) }}
+{{- end }}
 {{- end }}
 {{- $share := $a.spotShare | float64 }}
 {{- if and $v.pools.onDemand.enabled $v.pools.spot.enabled (or (le $share 0.0) (ge $share 1.0)) }}
@@ -102,4 +119,13 @@ that something can wake, on-demand failover capacity, and credentials for the Pr
 {{- end }}
 {{- end }}
 {{- toJson $e }}
+{{- end }}
+
+{{/*
+KEDA turns each threshold and metric value into a quantity with 3 decimals (pkg/scalers/scaler.go,
+quantityFromFloat64: "%.3f"); the chart's HPA writes milli-units. The smallest threshold either can hold
+(the schema's minimum too; src/vllm_plan/thresholds.py KEDA_RESOLUTION, held equal by a test).
+*/}}
+{{- define "vllm-inference.kedaResolution" -}}
+0.001
 {{- end }}

@@ -2,7 +2,8 @@
 Decimals given with `helm --set`: helm passes 0.9 as the string "0.9" (only whole numbers become numbers),
 so the schema lets a decimal string through where a fraction or a rate is meant, and cannot range-check it:
 this does, for strings and numbers alike (also when the schema is skipped). The KV-cache and queue
-thresholds are checked with their units in the autoscaling and monitoring concerns.
+thresholds are checked with their units in the autoscaling and monitoring concerns, and every KEDA/HPA
+threshold against KEDA's 3-decimal resolution in the autoscaling concern.
 */}}
 {{- define "vllm-inference.validate.numbers" -}}
 {{- $e := list }}
