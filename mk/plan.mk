@@ -19,9 +19,9 @@ plan-report: ## Cost report (txt, json, png, values snippet) into build/plan/ (P
 	@echo "written: $$(ls $(PLAN_OUT) | sed 's|^|$(PLAN_OUT)/|' | tr '\n' ' ')"
 
 # `vllm-plan capacity` on the local cluster (docs/capacity.md): under the host's e2e lock, cluster up, one
-# simulator replica installed, the ramp and its replay (hack/cluster/capacity.sh), cluster down. The report,
-# the PNG and the values snippet land in build/reports/capacity/. CAPACITY_ARGS, CAPACITY_MAX_NUM_SEQS,
-# CAPACITY_TIME_SCALE and CAPACITY_OUT pass through to the script.
+# simulator replica of the autoscaling bench's deployment installed, the ramp and its replay
+# (hack/cluster/capacity.sh), cluster down. The report, the PNG and the values snippet land in
+# build/reports/capacity/. CAPACITY_ARGS and CAPACITY_OUT pass through to the script.
 .PHONY: capacity
 capacity: tools ## vllm-plan capacity against one simulator replica on the local cluster (report, PNG, values snippet in build/reports/capacity/)
 	@mkdir -p /run/lock; flock -w 3600 /run/lock/vllm-inference-e2e.lock bash -c '\

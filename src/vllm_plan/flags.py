@@ -56,7 +56,13 @@ def deployment_flags() -> argparse.ArgumentParser:
         help=f"chart directory or packaged chart (.tgz) whose values.yaml the values file is read over "
         f"(default: ${CHART_ENV})",
     )
-    group.add_argument("--values", type=Path, metavar="FILE", help="chart values file (e.g. values/l4.yaml)")
+    group.add_argument(
+        "--values",
+        type=Path,
+        metavar="FILE",
+        action="append",
+        help="chart values file (e.g. values/l4.yaml); repeat it to layer files as helm's -f does",
+    )
     group.add_argument("--model", help="catalogue id/alias, local model directory or config.json path")
     group.add_argument("--gpu", help=f"GPU type: {', '.join(load_gpus())}")
     group.add_argument("--gpu-count", type=positive_int, help="GPUs per replica (default: the TP size)")
@@ -71,6 +77,11 @@ def deployment_flags() -> argparse.ArgumentParser:
     )
     group.add_argument("--max-num-seqs", type=positive_int, help="--max-num-seqs to check (vLLM's default)")
     group.add_argument("--block-size", type=positive_int, help=f"--block-size (default {DEFAULT_BLOCK_SIZE})")
+    group.add_argument(
+        "--num-gpu-blocks-override",
+        type=positive_int,
+        help="--num-gpu-blocks-override: KV-cache blocks whatever the memory leaves (values: vllm.extraArgs)",
+    )
     return parent
 
 
@@ -103,16 +114,18 @@ def _values(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Values, s
     """The values tree `helm install [-f FILE]` would see, and what to name it by in errors."""
     ref = chart_ref(args.chart, env)
     values: Values = chart_defaults(ref) if ref else {}
-    if args.values is None:
+    if not args.values:
         return values, f"{ref.named_by} {ref.path}" if ref else "flags"
-    overrides = load_yaml_mapping(args.values, "--values")
+    files = ", ".join(str(f) for f in args.values)
     if ref is None:
         print(
-            f"vllm-plan: warning: reading {args.values} without the chart's defaults; pass --chart PATH "
+            f"vllm-plan: warning: reading {files} without the chart's defaults; pass --chart PATH "
             f"(chart directory or .tgz) or set {CHART_ENV}",
             file=sys.stderr,
         )
-    return deep_merge(values, overrides), str(args.values)
+    for path in args.values:  # later files win, as with helm install -f A -f B
+        values = deep_merge(values, load_yaml_mapping(path, "--values"))
+    return values, files
 
 
 def request_from_args(
@@ -131,5 +144,6 @@ def request_from_args(
         gpu_memory_utilization=args.gpu_memory_utilization,
         max_num_seqs=args.max_num_seqs,
         block_size=args.block_size,
+        num_gpu_blocks_override=args.num_gpu_blocks_override,
         **extra,
     )

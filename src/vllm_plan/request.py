@@ -23,6 +23,9 @@ class PlanRequest:
     gpu_memory_utilization: float | None = None
     max_num_seqs: int | None = None
     block_size: int | None = None
+    # vLLM's --num-gpu-blocks-override: the KV cache's block count, whatever the memory leaves (values: in
+    # vllm.extraArgs, as the chart passes it)
+    num_gpu_blocks_override: int | None = None
     context_length: int | None = None
 
     def overridden(self, **flags: Any) -> PlanRequest:
@@ -62,6 +65,27 @@ def _checked(value: Any, wanted: type, key: str, where: str) -> Any:
     return value
 
 
+# vLLM flags the chart has no key for, read from `vllm.extraArgs` (`--flag=N` or `--flag`, `N`): flag ->
+# PlanRequest field.
+EXTRA_ARGS: dict[str, str] = {"--num-gpu-blocks-override": "num_gpu_blocks_override"}
+
+
+def _extra_args(values: Values, where: str) -> dict[str, Any]:
+    """The EXTRA_ARGS settings of `vllm.extraArgs`; a value that is not a positive integer is refused."""
+    args = [str(a) for a in dig(values, "vllm.extraArgs") or []]
+    settings: dict[str, Any] = {}
+    for i, arg in enumerate(args):
+        flag, eq, value = arg.partition("=")
+        if flag not in EXTRA_ARGS:
+            continue
+        if not eq:
+            value = args[i + 1] if i + 1 < len(args) else ""
+        if not value.isdigit() or int(value) < 1:
+            raise PlanInputError(f"{where}: `vllm.extraArgs` {flag} needs a positive integer, not {value!r}")
+        settings[EXTRA_ARGS[flag]] = int(value)
+    return settings
+
+
 def request_from_values(values: Values, where: str) -> PlanRequest:
     """The deployment a (merged) values tree describes; `where` names its source in errors."""
     settings: dict[str, Any] = {}
@@ -69,4 +93,4 @@ def request_from_values(values: Values, where: str) -> PlanRequest:
         value = _checked(dig(values, ".".join(key_path)), wanted, ".".join(key_path), where)
         if value is not None:
             settings[field] = value
-    return PlanRequest(**settings)
+    return PlanRequest(**{**settings, **_extra_args(values, where)})

@@ -81,6 +81,7 @@ def assess(request: PlanRequest) -> FitReport:
             block_size=request.block_size or DEFAULT_BLOCK_SIZE,
             max_num_seqs=request.max_num_seqs,
             gpu_count=request.gpu_count,
+            num_gpu_blocks_override=request.num_gpu_blocks_override,
         )
     except ValueError as exc:  # unknown dtype / quantization spelling
         field = "quantization" if "quantization" in str(exc).lower() else "dtype"

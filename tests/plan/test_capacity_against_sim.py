@@ -1,5 +1,6 @@
-"""`vllm-plan capacity` against a real `vllm-sim` process on 127.0.0.1 (no cluster), the deployment the
-autoscaling bench runs (Qwen2.5-0.5B on a simulated L4, 8 sequences, streamed chat of 128 tokens, TTFT SLO
+"""`vllm-plan capacity` against a real `vllm-sim` process on 127.0.0.1 (no cluster), a replica bound by its
+batch, not its cache (Qwen2.5-0.5B on a simulated L4, 8 sequences, as the autoscaling bench's faults run it;
+tests/plan/test_capacity_kv_bound.py has the bench's cache-bound one), streamed chat of 128 tokens, TTFT SLO
 2 s; here at p90: a p99 of a few dozen requests is one CPU stall of a loaded machine) at
 VLLM_SIM_TIME_SCALE 0.5, with the same ramp replayed beside it (--predict L4): one command writes the
 report, the PNG and the snippet; the knee holds the SLO and a higher load misses it; the figures come from
@@ -130,9 +131,9 @@ def test_the_derived_values_come_from_python_as_the_bench_takes_them(sim: SimPro
     assert run.derived is not None and run.measured is not None and run.predicted is None
     assert chart_values == values(run.derived)
     triggers = chart_values["autoscaling"]["triggers"]
-    # The bench's 0.5B model on an L4 uses a few 0.01 % of its KV cache: below KEDA's 3-decimal resolution
-    # (a threshold it would make 0, and the pool would never scale), so the KV trigger is off and the queue's
-    # scales it (the "derived" configuration that never scaled in the bench).
+    # A 0.5B model on an L4 at 8 sequences uses a few 0.01 % of its KV cache: below KEDA's 3-decimal
+    # resolution (a threshold it would make 0, and the pool would never scale), so the KV trigger is off and
+    # the queue's scales it (the "derived" configuration that never scaled in an earlier bench).
     assert run.derived.kv_cache_usage_at_target < 0.0005, run.derived
     assert triggers["kvCacheUsage"] == {"enabled": False} and triggers["requestsWaiting"]["threshold"] >= 1
     assert 1 <= chart_values["vllm"]["maxNumSeqs"] <= MAX_NUM_SEQS

@@ -96,6 +96,44 @@ def test_bad_values_file_setting_is_named_by_its_chart_key(plan, tmp_path: Path)
     assert "`model.maxModelLen` must be of type int" in run.err
 
 
+QWEN_L4 = ["--model", "Qwen/Qwen2.5-0.5B-Instruct", "--gpu", "L4", "--max-model-len", "1024", "--json"]
+
+
+OVERRIDE = "--num-gpu-blocks-override"
+
+
+@pytest.mark.parametrize("extra_args", [[f"{OVERRIDE}=64"], [OVERRIDE, "64"]])
+def test_a_block_count_override_in_extra_args_sizes_the_cache_as_the_flag_does(
+    plan, tmp_path: Path, extra_args: list[str]
+) -> None:
+    """vLLM's --num-gpu-blocks-override replaces the block count whatever the memory leaves; the chart
+    passes it in vllm.extraArgs (either spelling), so the planner reads it there and from its own flag."""
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"vllm": {"extraArgs": ["--enable-prefix-caching", *extra_args]}}))
+    from_values = plan("fit", *CHART_ARGS, "--values", str(values), *QWEN_L4).json()
+    from_flag = plan("fit", *QWEN_L4, OVERRIDE, "64").json()
+    default = plan("fit", *QWEN_L4).json()
+    assert from_values["kv_blocks"] == from_flag["kv_blocks"] == 64
+    assert from_values["kv_tokens"] == 1024 and default["kv_blocks"] > 64 * 100
+
+
+def test_values_files_layer_in_order_as_helm_install_f_does(plan, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(yaml.safe_dump({"model": {"maxModelLen": 2048}, "vllm": {"maxNumSeqs": 16}}))
+    second.write_text(yaml.safe_dump({"model": {"maxModelLen": 1024}}))
+    layered = ["--values", str(PRESETS[0]), "--values", str(first), "--values", str(second), "--json"]
+    report = plan("fit", *CHART_ARGS, *layered).json()
+    assert (report["max_model_len"], report["max_num_seqs"]) == (1024, 16)  # the last wins, the rest stays
+
+
+def test_a_block_count_override_that_is_not_a_positive_integer_is_named(plan, tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"vllm": {"extraArgs": ["--num-gpu-blocks-override=lots"]}}))
+    run = plan("fit", *CHART_ARGS, "--values", str(values), *QWEN_L4)
+    assert run.code == 2
+    assert "`vllm.extraArgs` --num-gpu-blocks-override needs a positive integer, not 'lots'" in run.err
+
+
 def test_a_local_config_json_is_planned_like_the_catalogue_entry(plan, tmp_path: Path) -> None:
     config = {  # Mistral-7B's config.json shape
         "architectures": ["MistralForCausalLM"],
