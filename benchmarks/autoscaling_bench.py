@@ -47,6 +47,8 @@ from typing import Any
 import pykube
 import yaml
 
+from vllm_plan.chart_values import deep_merge
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -55,6 +57,7 @@ from tests.e2e.autoscaling import (  # noqa: E402
     Watch,
     reaction_s,
     replica_seconds,
+    requests_over_slo,
     scale_outs,
     seconds_over_slo,
 )
@@ -95,9 +98,9 @@ BASE = {
 }
 # The compared releases: the bench's deployment (a replica that saturates on its KV cache, so the cache usage
 # is the early signal it is on a real GPU; benchmarks/autoscaling-deployment.yaml).
-COMPARED = {**BASE, **deployment()}
+COMPARED = deep_merge(BASE, deployment())
 # The faults' releases (autoscaling_faults.py): 8 sequences per replica at time scale 1.
-FAULTS = {**BASE, "vllm": {"maxNumSeqs": 8}}
+FAULTS = deep_merge(BASE, {"vllm": {"maxNumSeqs": 8}})
 
 
 def deployment_of(release: Release) -> str:
@@ -175,13 +178,6 @@ CONFIGS = [
 ]
 
 
-def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 @dataclass
 class Run:
     config: Config
@@ -211,16 +207,11 @@ def remove_release(release: Release) -> None:
 
 
 def install(api: pykube.HTTPClient, kubeconfig: str, config: Config) -> Run:
-    release = install_release(api, kubeconfig, config.name, merge(COMPARED, config.values))
+    release = install_release(api, kubeconfig, config.name, deep_merge(COMPARED, config.values))
     if config.manifest:
         obj = config.manifest(release)
         pykube.object_factory(api, obj["apiVersion"], obj["kind"])(api, obj).create()
     return Run(config, release)
-
-
-def over_slo(report: dict[str, Any]) -> int:
-    """Requests of a load report whose TTFT exceeded the SLO, or that failed."""
-    return sum(not r["ok"] or r["ttft_s"] is None or r["ttft_s"] > WALL_SLO_S for r in report["requests"])
 
 
 def measure(run: Run, samples: list[Sample]) -> dict[str, Any]:
@@ -232,7 +223,7 @@ def measure(run: Run, samples: list[Sample]) -> dict[str, Any]:
         "max_replicas": max(s.replicas for s in samples),
         "final_replicas": samples[-1].replicas,
         "seconds_over_slo": sum(seconds_over_slo(r, WALL_SLO_S, SLO_WINDOW_S) for r in (ramp, trickle)),
-        "requests_over_slo": sum(over_slo(r) for r in (ramp, trickle)),
+        "requests_over_slo": sum(requests_over_slo(r, WALL_SLO_S) for r in (ramp, trickle)),
         "replica_seconds": replica_seconds(samples),
         "failed": ramp["lost"] + trickle["lost"],
         "sent": ramp["sent"] + trickle["sent"],
@@ -328,14 +319,14 @@ def table(runs: list[Run]) -> str:
 def derived_config(api: pykube.HTTPClient, kubeconfig: str) -> Config:
     """The fourth configuration: the chart's, with what `vllm-plan capacity` derives from one replica of the
     bench's deployment (its ramp's report in build/reports/capacity/)."""
-    capacity = install_release(api, kubeconfig, "capacity", merge(COMPARED, ONE_REPLICA))
+    capacity = install_release(api, kubeconfig, "capacity", deep_merge(COMPARED, ONE_REPLICA))
     try:
         capacity.wait_serving({"onDemand": 1}, timeout_s=240)
         derived = derived_values(capacity, REPORTS / "capacity")
     finally:
         remove_release(capacity)
     print(f"derived: {json.dumps(derived)}", flush=True)
-    return Config("derived", merge(CONFIGS[0].values, derived))
+    return Config("derived", deep_merge(CONFIGS[0].values, derived))
 
 
 def main() -> int:
@@ -425,7 +416,7 @@ def main() -> int:
         def fault_release(name: str, values: dict[str, Any]) -> Release:
             return install_release(api, args.kubeconfig, name, values)
 
-        chart = merge(FAULTS, CONFIGS[0].values)
+        chart = deep_merge(FAULTS, CONFIGS[0].values)
         run_all(api, fault_release, remove_release, chart, REPORTS / "autoscaling-faults.json")
     return 0
 

@@ -9,7 +9,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: tests.e2e as a package
 
-from tests.e2e.autoscaling import Sample, reaction_s, replica_seconds, scale_outs, seconds_over_slo
+from tests.e2e.autoscaling import (
+    Sample,
+    reaction_s,
+    replica_seconds,
+    requests_over_slo,
+    scale_outs,
+    seconds_over_slo,
+)
 
 
 def timeline(*points: tuple[float, int, int]) -> list[Sample]:
@@ -51,3 +58,9 @@ def test_time_over_the_slo_counts_the_seconds_whose_p95_ttft_is_over_it() -> Non
 
 def test_a_failed_request_counts_as_over_the_slo() -> None:
     assert seconds_over_slo({"requests": [request(0.5, None, ok=False)]}, 2.0) == 1.0
+
+
+def test_requests_over_the_slo_count_each_late_or_failed_request() -> None:
+    requests = [request(0.0, 0.2), request(0.1, 2.5), request(0.2, None, ok=False), request(0.3, 2.0)]
+    report = {"requests": requests}
+    assert requests_over_slo(report, 2.0) == 2  # 2.5 s and the failed one; exactly at the SLO is within it

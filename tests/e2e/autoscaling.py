@@ -153,13 +153,23 @@ def scale_outs(samples: list[Sample]) -> int:
     return sum(b.replicas > a.replicas for a, b in itertools.pairwise(samples))
 
 
+def _ttft_or_inf(request: dict[str, Any]) -> float:
+    """A request's TTFT; a failed request (or one with no first token) counts as infinitely late."""
+    ttft: float = request["ttft_s"] if request["ok"] and request["ttft_s"] is not None else math.inf
+    return ttft
+
+
+def requests_over_slo(report: dict[str, Any], slo_s: float) -> int:
+    """Requests of the load whose TTFT exceeded the SLO; a failed request counts as over it."""
+    return sum(_ttft_or_inf(r) > slo_s for r in report["requests"])
+
+
 def seconds_over_slo(report: dict[str, Any], slo_s: float, bucket_s: float = 1.0) -> float:
     """Seconds of the load (buckets of request starts) whose p95 TTFT exceeds the SLO; a failed request
     counts as over it."""
     buckets: dict[int, list[float]] = {}
     for r in report["requests"]:
-        ttft = r["ttft_s"] if r["ok"] and r["ttft_s"] is not None else math.inf
-        buckets.setdefault(int(r["start_s"] // bucket_s), []).append(ttft)
+        buckets.setdefault(int(r["start_s"] // bucket_s), []).append(_ttft_or_inf(r))
     over = 0
     for values in buckets.values():
         values.sort()
