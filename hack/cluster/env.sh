@@ -79,6 +79,14 @@ REAL_NODE_GPU_TYPE="${VLLM_LOCAL_GPU_TYPE:-L4}"
 NODES_RUN="$RUN_DIR/nodes" # per node: namespace files, containerd socket and state, the private directories
 NODES_VAR="$VAR_DIR/nodes" # per node: the kubelet's root (seen by the node as /var/lib/kubelet)
 CGROUP_PARENT=vllm-inference # every kubelet's cgroupRoot is /$CGROUP_PARENT/<node>, in every hierarchy
+# Disk: a real node's kubelet evicts every pod when its filesystems (kubelet root, image store: both on the
+# host's) have less than KUBELET_EVICTION_FREE_MIB free, an absolute figure because a percentage of a large
+# shared disk can be gigabytes that are not there (2 % of 252 GiB is 5 GiB). A real node's image store takes
+# NODE_IMAGE_STORE_MIB the first time its images are imported (2.3 GiB measured, simulator image included);
+# cluster-up refuses to start without room for both (up.sh disk_preflight).
+KUBELET_EVICTION_FREE_MIB=1024
+NODE_IMAGE_STORE_MIB=2560
+CLUSTER_RUN_MIB=1024 # etcd, logs, pod volumes and the host containerd of one e2e tier, with margin
 
 # real_node_names: the real nodes' names, one a line.
 real_node_names() {

@@ -249,8 +249,8 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard:
   memory.available: 100Mi
-  nodefs.available: 2%
-  imagefs.available: 2%
+  nodefs.available: ${KUBELET_EVICTION_FREE_MIB}Mi
+  imagefs.available: ${KUBELET_EVICTION_FREE_MIB}Mi
   nodefs.inodesFree: 2%
 maxPods: 40
 serializeImagePulls: false

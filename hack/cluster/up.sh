@@ -10,10 +10,25 @@ source "$HERE/env.sh"
 source "$HERE/proc.sh"
 source "$HERE/ledger.sh"
 source "$HERE/nodes.sh"
+source "$HERE/disk.sh"
 
 step() { printf '\n[cluster] == %s\n' "$*" >&2; CURRENT_STEP=$*; }
 CURRENT_STEP=start
-trap 'rc=$?; ((rc == 0)) || printf "[cluster] error: cluster-up failed at step: %s (logs in %s)\n" "$CURRENT_STEP" "$LOGS" >&2' EXIT
+# node_pressure: the real nodes' pressure conditions that hold (DiskPressure evicts and keeps pods off a node,
+# which a wait for the add-ons only reports as a timeout), one line each; nothing when there is no API.
+node_pressure() {
+  [[ -f $KUBECONFIG_FILE ]] || return 0
+  # shellcheck disable=SC2016 # a Go template, not shell
+  kctl get nodes --request-timeout=5s -o go-template='{{range .items}}{{$n := .metadata.name}}{{range .status.conditions}}{{if eq .status "True"}}{{$n}}{{"\t"}}{{.type}}{{"\t"}}{{.message}}{{"\n"}}{{end}}{{end}}{{end}}' \
+    2>/dev/null | awk -F'\t' '$2 ~ /Pressure$/ {printf "[cluster] node %s: %s: %s\n", $1, $2, $3}' >&2 || true
+}
+on_exit() {
+  local rc=$1
+  ((rc == 0)) && return
+  printf "[cluster] error: cluster-up failed at step: %s (logs in %s)\n" "$CURRENT_STEP" "$LOGS" >&2
+  node_pressure
+}
+trap 'on_exit $?' EXIT
 
 [[ $(id -u) -eq 0 ]] || die "cluster-up needs root (containerd, kubelet, network setup)"
 if other=$(foreign_owner); then
@@ -25,6 +40,7 @@ ledger_open
 
 prepare() {
   step "cluster tier tools: packages (apt), binaries (Go module proxy), kubectl, images (no registry)"
+  disk_preflight
   bash "$ROOT/hack/install-tools.sh" cluster
   bash "$HERE/pki.sh"
 }
