@@ -33,6 +33,9 @@ class CapacityRun:
     derived_from: str  # "measured" or "predicted"
     seconds: float  # wall seconds the whole run took
     compare: tuple[Triggers, ...] = ()  # other configurations' thresholds, held against the same ramp
+    # Mean prompt tokens per request as the measured target counted them (a chat template's included), the
+    # length the predicted ramp replays; None without a measurement or the counter.
+    served_input_tokens: int | None = None
 
     def comparison(self) -> list[dict[str, Any]]:
         """For the derived thresholds and each compared configuration: the lowest load of the ramp at which
@@ -96,6 +99,7 @@ def capacity_json(run: CapacityRun) -> dict[str, Any]:
         "requests": {
             "source": run.mix,
             "mean_input_tokens": run.mean_input_tokens,
+            "served_input_tokens": run.served_input_tokens,
             "mean_output_tokens": run.mean_output_tokens,
         },
         "slo": asdict(slo),
@@ -133,6 +137,15 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
+def _served(run: CapacityRun) -> str:
+    """How many prompt tokens the server counted per request, where that differs from the mix's."""
+    served = run.served_input_tokens
+    if served is None or served == run.mean_input_tokens:
+        return ""
+    replayed = "; the prediction replays prompts of that length" if run.predicted is not None else ""
+    return f" ({served} in as the server counted them: a chat template's tokens{replayed})"
+
+
 def capacity_text(run: CapacityRun) -> str:
     slo = run.basis.slo
     key = f"p{slo.percentile}"
@@ -142,7 +155,8 @@ def capacity_text(run: CapacityRun) -> str:
     lines = [
         f"Capacity of one replica: {run.model} at {run.target}"
         + (f", predicted on {run.predicted_gpu}" if run.predicted_gpu else ""),
-        f"Requests: {run.mix}; about {run.mean_input_tokens} tokens in, {run.mean_output_tokens} out",
+        f"Requests: {run.mix}; about {run.mean_input_tokens} tokens in, {run.mean_output_tokens} out"
+        + _served(run),
         f"SLO: {key} TTFT <= {slo.time_to_first_token_s:g} s, {key} ITL <= {itl_ms:g} ms{scaled}",
         "",
     ]

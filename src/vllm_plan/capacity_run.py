@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from vllm_load import arun_load
@@ -131,18 +131,32 @@ def predicted_ramp(spec: CapacitySpec, fit: FitReport, start: float | None) -> R
     return run_ramp(settings, spec.slo, measure, lambda: None, shown)
 
 
+def served_prompt_tokens(ramp: Ramp) -> int | None:
+    """Mean prompt tokens per request as the target counted them (`vllm:prompt_tokens`) over the measured
+    steps, weighted by their requests; None when no step read the counter."""
+    counted = [(s.prompt_tokens, s.requests) for s in ramp.steps if s.prompt_tokens is not None and s.requests]
+    total = sum(n for _, n in counted)
+    return round(sum(t * n for t, n in counted) / total) if total else None
+
+
 def run_capacity(spec: CapacitySpec) -> CapacityRun:
     """Measure (spec.target) and/or predict (spec.predict); values derive from the measurement when there
     is one. Raises ScrapeError / RuntimeError when the target cannot be read or answers with errors."""
     if spec.target is None and spec.predict is None:
         raise ValueError("a capacity run needs a target to measure or a deployment to predict")
     began = time.monotonic()
-    measured, start, kv_metric = None, None, None
+    measured, start, kv_metric, served = None, None, None, None
     target = spec.target
     if target is not None:
         _, kv_metric = fetch(target.metrics_url, target.model)
         measured, start = measured_ramp(spec, target)
-    predicted = predicted_ramp(spec, spec.predict, start) if spec.predict is not None else None
+        served = served_prompt_tokens(measured)
+    predicted = None
+    if spec.predict is not None:
+        # The prediction replays the prompts at the length the measured server counted them: a chat
+        # template's tokens take KV blocks and prefill time on the GPU predicted too.
+        mix = spec.mix.as_served(served) if served is not None else spec.mix
+        predicted = predicted_ramp(replace(spec, mix=mix), spec.predict, start)
     basis, name = (measured, "measured") if measured is not None else (predicted, "predicted")
     assert basis is not None
     return CapacityRun(
@@ -151,6 +165,7 @@ def run_capacity(spec: CapacitySpec) -> CapacityRun:
         mix=spec.mix.source,
         mean_input_tokens=spec.mix.mean_input_tokens,
         mean_output_tokens=spec.mix.mean_output_tokens,
+        served_input_tokens=served,
         time_scale=target.time_scale if target else 1.0,
         kv_metric=kv_metric,
         measured=measured,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vllm_plan.errors import PlanInputError
@@ -42,6 +42,13 @@ class RequestMix:
     @property
     def mean_output_tokens(self) -> int:
         return self.prompts.output_tokens
+
+    def as_served(self, prompt_tokens: int) -> RequestMix:
+        """The same mix with its prompts `prompt_tokens` long, as a server counted them (a chat template's
+        tokens included), for a replay; the requests sent are unchanged."""
+        if prompt_tokens == self.prompts.prompt_tokens:
+            return self
+        return replace(self, prompts=replace(self.prompts, prompt_tokens=max(1, prompt_tokens)))
 
 
 def _words(seed: int, count: int) -> str:

@@ -71,3 +71,12 @@ def test_the_replay_reads_the_block_count_from_the_values_files(document: dict[s
     """Without the 64-block override the replay would run on ~1.6 M tokens of cache and stay below 1 %."""
     predicted = sorted(document["predicted"]["steps"], key=lambda s: s["load"])
     assert predicted[-1]["mean_kv_usage"] > 0.5
+
+
+def test_the_replay_takes_the_prompts_at_the_length_the_server_counted(document: dict[str, Any]) -> None:
+    """The chat template adds tokens (the simulator's ChatML: 29 for 16 words), and in a 64-block cache each
+    request's blocks bound the batch: the replay takes the server's count, not the mix's 16."""
+    served = document["requests"]["served_input_tokens"]
+    assert served > document["requests"]["mean_input_tokens"] == 16
+    assert {round(s["prompt_tokens"]) for s in document["measured"]["steps"]} == {served}
+    assert {s["prompt_tokens"] for s in document["predicted"]["steps"]} == {served}

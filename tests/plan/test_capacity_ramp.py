@@ -8,7 +8,9 @@ import math
 
 import pytest
 
+from vllm_plan.capacity_run import served_prompt_tokens
 from vllm_plan.ramp import Ramp, RampSettings, Step, run_ramp
+from vllm_plan.request_mix import mix_from_lengths
 from vllm_plan.thresholds import derive, kv_usage_at
 from vllm_plan.traffic import Slo
 
@@ -147,3 +149,23 @@ def test_a_kv_threshold_keeps_two_significant_figures_but_never_finer_than_kedas
     ramp.missed.append([])
     derived = derive(ramp, 1.0)
     assert derived is not None and derived.kv_cache_usage_threshold == threshold
+
+
+def test_the_served_prompt_length_is_the_request_weighted_mean_of_the_servers_counts() -> None:
+    ramp = Ramp("rate", SLO)
+    ramp.steps = [
+        Step(**{**replica(1.0).__dict__, "requests": 10, "prompt_tokens": 20.0}),
+        Step(**{**replica(2.0).__dict__, "requests": 30, "prompt_tokens": 30.0}),
+        Step(**{**replica(3.0).__dict__, "requests": 50, "prompt_tokens": None}),  # no counter read
+    ]
+    assert served_prompt_tokens(ramp) == 28  # (10 x 20 + 30 x 30) / 40 = 27.5
+    ramp.steps = ramp.steps[2:]
+    assert served_prompt_tokens(ramp) is None
+
+
+def test_a_mix_as_served_replays_longer_prompts_and_sends_the_same_requests() -> None:
+    mix = mix_from_lengths(16, 128, distinct=4)
+    served = mix.as_served(29)
+    assert served.mean_input_tokens == 29 and served.mean_output_tokens == 128
+    assert served.requests == mix.requests  # what the ramp sends is unchanged
+    assert mix.as_served(16) is mix
