@@ -134,7 +134,7 @@ def predicted_ramp(spec: CapacitySpec, fit: FitReport, start: float | None) -> R
 def served_prompt_tokens(ramp: Ramp) -> int | None:
     """Mean prompt tokens per request as the target counted them (`vllm:prompt_tokens`) over the measured
     steps, weighted by their requests; None when no step read the counter."""
-    counted = [(s.prompt_tokens, s.requests) for s in ramp.steps if s.prompt_tokens is not None and s.requests]
+    counted = [(s.prompt_tokens, s.requests) for s in ramp.steps if s.prompt_tokens is not None]
     total = sum(n for _, n in counted)
     return round(sum(t * n for t, n in counted) / total) if total else None
 
