@@ -143,7 +143,7 @@ def _served(run: CapacityRun) -> str:
     if served is None or served == run.mean_input_tokens:
         return ""
     replayed = "; the prediction replays prompts of that length" if run.predicted is not None else ""
-    return f" ({served} in as the server counted them: a chat template's tokens{replayed})"
+    return f" ({served} in as the server counted them, its template and special tokens included{replayed})"
 
 
 def capacity_text(run: CapacityRun) -> str:
