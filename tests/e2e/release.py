@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,26 +58,34 @@ class Release:
         assert out.returncode == 0, f"helm install failed:\n{out.stdout}\n{out.stderr}"
         return out.stdout
 
-    def upgrade(self, *values: Path, sets: Sequence[str] = ()) -> str:
-        out = self.chart_cmd("upgrade", values=values, sets=sets)
+    def upgrade(self, *values: Path, sets: Sequence[str] = (), strings: Sequence[str] = ()) -> str:
+        out = self.chart_cmd("upgrade", values=values, sets=sets, strings=strings)
         assert out.returncode == 0, f"helm upgrade failed:\n{out.stdout}\n{out.stderr}"
         return out.stdout
+
+    def roll(self, *values: Path) -> str:
+        """helm upgrade with `values` and a new pod annotation, so every pool rolls out. The annotation goes
+        in with --set-string: a random hex value may be all digits, which --set would type as a number."""
+        return self.upgrade(*values, strings=[f"podAnnotations.e2e/rollout={uuid.uuid4().hex[:8]}"])
 
     def chart_cmd(
         self,
         *verb: str,
         values: Sequence[Path] = (),
         sets: Sequence[str] = (),
+        strings: Sequence[str] = (),
         wait: bool = False,
         timeout: str = "180s",
         base: Path | None = LOCAL_SIM,
     ) -> subprocess.CompletedProcess[str]:
-        """helm VERB RELEASE CHART with the values files (`base` first) and --set values."""
+        """helm VERB RELEASE CHART with the values files (`base` first), --set and --set-string values."""
         args = [*verb, self.name, str(CHART), "--create-namespace"]
         for f in [base, *values] if base else values:
             args += ["-f", str(f)]
         for s in sets:
             args += ["--set", s]
+        for s in strings:
+            args += ["--set-string", s]
         if wait:
             args += ["--wait", "--timeout", timeout]
         return self.helm_cmd(*args, timeout_s=600)

@@ -5,7 +5,6 @@ switched off (no preStop, shutdown timeout 0) loses some. Both figures are print
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,7 @@ def test_a_rollout_under_load_loses_no_request_only_with_the_drain(
     load = start_load(release.service_url, *STREAMING, *rate)
     time.sleep(6)
     upgrade_at = load.offset(time.monotonic())
-    release.upgrade(*values, sets=[f"podAnnotations.e2e/rollout={uuid.uuid4().hex[:8]}"])
+    release.roll(*values)
     done_at = max(load.offset(release.wait_rolled_out(pool)) for pool in ("onDemand", "spot"))
 
     def old_pods_gone() -> bool:

@@ -4,7 +4,6 @@ default update strategy (no surge), where a surge pod would wait for a GPU that 
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -74,9 +73,7 @@ def test_a_rollout_on_a_node_with_no_spare_gpu_completes_without_surge(
     (node,) = {p.obj["spec"]["nodeName"] for p in release.pods("onDemand")}
     assert gpu_pods_on(api, node) == allocatable_gpus(pykube.Node.objects(api).get(name=node))
     old = {p.name for p in release.pods()}
-    release.upgrade(
-        E2E_VALUES / "full-node.yaml", sets=[f"podAnnotations.e2e/rollout={uuid.uuid4().hex[:8]}"]
-    )
+    release.roll(E2E_VALUES / "full-node.yaml")
     release.wait_rolled_out("onDemand", timeout_s=300)
     wait_until("the old pods gone", lambda: not old & {p.name for p in release.pods()}, 120)
     figure(f"maxSurge 0: the rollout of 4 replicas on {node} (4 of 4 GPUs in use) completed")
