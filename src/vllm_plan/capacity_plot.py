@@ -10,17 +10,20 @@ import matplotlib
 matplotlib.use("Agg")  # headless: no display on servers or in CI
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from vllm_plan.ramp import Ramp
 
 STYLES = {"measured": ("#08519c", "-", "o"), "predicted": ("#d94801", "--", "s")}
 
 
-def write_capacity_chart(path: Path, title: str, ramps: dict[str, Ramp]) -> None:
+def capacity_figure(title: str, ramps: dict[str, Ramp]) -> Figure:
+    """The three panels; each ramp's knee label one line below the previous ramp's, so that knees at the
+    same load (a prediction that matches its measurement) stay readable."""
     fig, (top, ttft, itl) = plt.subplots(3, 1, figsize=(9, 10), sharex=True, constrained_layout=True)
     slo = next(iter(ramps.values())).slo
     key = f"p{slo.percentile}"
-    for name, ramp in ramps.items():
+    for index, (name, ramp) in enumerate(ramps.items()):
         color, line, marker = STYLES[name]
         steps = [s for s, _ in ramp.by_load()]
         loads = [s.load for s in steps]
@@ -35,7 +38,7 @@ def write_capacity_chart(path: Path, title: str, ramps: dict[str, Ramp]) -> None
                 f"{name} knee {knee.throughput:.3g} req/s",
                 (knee.load, knee.throughput),
                 textcoords="offset points",
-                xytext=(6, -14),
+                xytext=(6, -14 * (index + 1)),
                 color=color,
             )
     ttft.axhline(slo.time_to_first_token_s, color="#a50f15", linestyle="--", linewidth=1, label="SLO")
@@ -51,6 +54,11 @@ def write_capacity_chart(path: Path, title: str, ramps: dict[str, Ramp]) -> None
         axis.legend(loc="upper left")
         axis.grid(True, alpha=0.3)
     top.set_title(title)
+    return fig
+
+
+def write_capacity_chart(path: Path, title: str, ramps: dict[str, Ramp]) -> None:
+    fig = capacity_figure(title, ramps)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)

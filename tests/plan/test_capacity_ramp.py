@@ -1,13 +1,16 @@
 """The capacity ramp's search and the values derived at its knee, on a replica whose figures are a known
 function of the load (the search is arithmetic on steps: where a step comes from is tested against a real
-simulator in test_capacity_against_sim.py)."""
+simulator in test_capacity_against_sim.py), and the knee as the PNG marks it."""
 
 from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import pytest
+from matplotlib.text import Annotation
 
+from vllm_plan.capacity_plot import capacity_figure
 from vllm_plan.capacity_run import served_prompt_tokens
 from vllm_plan.ramp import Ramp, RampSettings, Step, run_ramp
 from vllm_plan.request_mix import mix_from_lengths
@@ -169,3 +172,18 @@ def test_a_mix_as_served_replays_longer_prompts_and_sends_the_same_requests() ->
     assert served.mean_input_tokens == 29 and served.mean_output_tokens == 128
     assert served.requests == mix.requests  # what the ramp sends is unchanged
     assert mix.as_served(16) is mix
+
+
+def test_the_pngs_knee_labels_stay_apart_when_the_prediction_matches_the_measurement() -> None:
+    ramp = run_ramp(RampSettings("rate", 1.0, factor=2.0, refine=2), SLO, replica, lambda: None)
+    assert ramp.knee is not None
+    fig = capacity_figure("same knee", {"measured": ramp, "predicted": ramp})
+    try:
+        renderer = fig.canvas.get_renderer()
+        fig.draw(renderer)
+        labels = [t for t in fig.axes[0].texts if isinstance(t, Annotation)]
+        assert [t.get_text().split()[0] for t in labels] == ["measured", "predicted"]
+        first, second = (t.get_window_extent(renderer) for t in labels)
+        assert not first.overlaps(second), (first, second)
+    finally:
+        plt.close(fig)
